@@ -1,0 +1,51 @@
+"""MeetBridge's web service: the Flask app factory.
+
+`create_app()` reads the environment (service.config), attaches Redis and the vault keyring, and
+registers the blueprints and CLI commands. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from service import config as settings
+from service import logs, redis_client, vault_keys, web
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app.
+
+    Args:
+        test_config: settings that replace the environment's (tests only); when given, the
+            environment is not read at all except for defaults of a development configuration.
+
+    Raises:
+        service.config.ConfigError: a setting is missing or malformed.
+    """
+    app = Flask(__name__)
+    if test_config is None:
+        app.config.from_mapping(settings.load())
+    else:
+        app.config.from_mapping(settings.load({"MEETBRIDGE_ENV": "development", **_as_env(test_config)}))
+        app.config.from_mapping(test_config)
+    if not app.testing:
+        logs.configure(str(app.config["LOG_LEVEL"]))
+    redis_client.init_app(app)
+    vault_keys.init_app(app)
+    web.init_app(app)
+
+    from service import ops
+
+    app.register_blueprint(ops.bp)
+
+    from workers import commands
+
+    commands.init_app(app)
+    return app
+
+
+def _as_env(test_config: Mapping[str, object]) -> dict[str, str]:
+    """The string-valued entries of a test mapping, so `settings.load` sees e.g. MEETBRIDGE_DATA_DIR."""
+    return {key: value for key, value in test_config.items() if isinstance(value, str)}

@@ -1,0 +1,69 @@
+"""JSON logs with a correlation id on every line: the request id in the web app, the job id in workers.
+
+Log lines carry ids, states and counts only: never a token, secret, name, e-mail or join URL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.config
+
+#: The id of the request or job being handled by this thread or task ("-" outside of one).
+correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+
+_FIELDS = "%(levelname)s %(name)s %(message)s %(process)d"
+_FORMATTER = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": _FIELDS,
+    "rename_fields": {"levelname": "level", "name": "logger", "process": "pid"},
+    "timestamp": "time",
+}
+
+
+class CorrelationFilter(logging.Filter):
+    """Stamps each record with the current `correlation_id` as `request_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = correlation_id.get()
+        return True
+
+
+def _dict_config(level: str, loggers: dict | None = None) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation": {"()": CorrelationFilter}},
+        "formatters": {"json": {**_FORMATTER, "fmt": _FIELDS + " %(request_id)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "json",
+                "filters": ["correlation"],
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": loggers or {},
+    }
+
+
+_configured = False
+
+
+def configure(level: str = "INFO") -> None:
+    """Send every log record to stderr as one JSON object per line (once per process)."""
+    global _configured
+    if not _configured:
+        logging.config.dictConfig(_dict_config(level))
+        _configured = True
+
+
+def gunicorn_logconfig(level: str = "INFO") -> dict:
+    """gunicorn's `logconfig_dict`: its own error log in the same JSON shape."""
+    loggers = {
+        "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": level, "handlers": ["stderr"], "propagate": False},
+    }
+    return _dict_config(level, loggers)

@@ -1,0 +1,63 @@
+"""Prometheus metrics: request counts and latencies, and the depth of each work queue.
+
+Under gunicorn, `PROMETHEUS_MULTIPROC_DIR` (set by gunicorn.conf.py) makes every worker write its
+samples to files that `/metrics` merges; without it (tests, the Flask dev server) the default
+in-process registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+REQUESTS = Counter(
+    "meetbridge_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
+)
+LATENCY = Histogram(
+    "meetbridge_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+class OpsCollector:
+    """Read at scrape time from Redis: jobs waiting per queue, and when cron last ran."""
+
+    def __init__(self, queues, connection):
+        self._queues = queues
+        self._connection = connection
+
+    def collect(self):
+        depth = GaugeMetricFamily("meetbridge_queue_depth", "Jobs waiting in each queue", labels=["queue"])
+        for queue in self._queues():
+            depth.add_metric([queue.name], queue.count)
+        yield depth
+        if self._connection is not None:
+            from workers.queues import HEARTBEAT_KEY
+
+            raw = self._connection.get(HEARTBEAT_KEY)
+            beat = GaugeMetricFamily(
+                "meetbridge_cron_heartbeat_timestamp_seconds", "When the cron heartbeat job last ran"
+            )
+            beat.add_metric([], float(raw) if raw else 0.0)
+            yield beat
+
+
+def render(queues, connection) -> bytes:
+    """The metrics page: this process's (or all gunicorn workers') samples plus queue state.
+
+    Args:
+        queues: a callable returning the RQ queues whose depth to report.
+        connection: Redis, for the cron heartbeat (None when Redis is unreachable).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    depth = CollectorRegistry()
+    depth.register(OpsCollector(queues, connection))
+    return generate_latest(registry) + generate_latest(depth)

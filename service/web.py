@@ -1,0 +1,91 @@
+"""What every HTTP answer gets: a request id, a JSON log line, metrics, security headers, JSON errors.
+
+Errors are JSON `{"error": code, "message": text}` with the right status; an unexpected exception is
+logged with its traceback and answered with a plain 500 body, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from service import metrics
+from service.logs import correlation_id
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _start() -> None:
+    supplied = request.headers.get("X-Request-ID", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+    g.correlation_token = correlation_id.set(g.request_id)
+
+
+def _finish(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers["X-Request-ID"] = g.get("request_id", "-")
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    metrics.REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    metrics.LATENCY.labels(request.method, endpoint).observe(elapsed)
+    log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        endpoint,
+        response.status_code,
+        elapsed * 1000,
+        extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
+    )
+    return response
+
+
+def _reset(_exc=None) -> None:
+    token = g.pop("correlation_token", None)
+    if token is not None:
+        correlation_id.reset(token)
+
+
+def error_body(status: int, code: str, message: str, **extra):
+    """A JSON error answer."""
+    response = jsonify({"error": code, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def _http_error(exc: HTTPException):
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error_body(exc.code or 500, code, exc.description or exc.name)
+
+
+def _unexpected(exc: Exception):
+    log.error("unhandled error", exc_info=exc)
+    return error_body(500, "internal_error", InternalServerError.description)
+
+
+def init_app(app: Flask) -> None:
+    """Install the request hooks and error handlers on `app`."""
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_reset)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
