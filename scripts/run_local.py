@@ -37,9 +37,9 @@ def _procfile(env: dict[str, str], folder: Path, with_sandbox: bool) -> Path:
     lines = (ROOT / "Procfile").read_text().strip().splitlines()
     if with_sandbox:
         lines.append(
-            "sandbox: gunicorn --workers 1 --threads 16 --bind 127.0.0.1:$SANDBOX_PORT"
+            "sandbox: gunicorn --config sandbox/gunicorn.conf.py --bind 127.0.0.1:$SANDBOX_PORT"
             " --certfile $MEETBRIDGE_TLS_CERT --keyfile $MEETBRIDGE_TLS_KEY"
-            " --log-level warning 'sandbox:create_app()'"
+            " 'sandbox:create_app()'"
         )
     path = folder / "Procfile.local"
     path.write_text("\n".join(lines) + "\n")
@@ -60,7 +60,7 @@ def _environment(folder: Path) -> dict[str, str]:
     env.setdefault("MEETBRIDGE_TLS_KEY", str(certs.key))
     # Clients in every process trust the local CA as well as the public ones.
     for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "HTTPLIB2_CA_CERTS"):
-        env.setdefault(name, str(certs.bundle))
+        env[name] = str(certs.bundle)
     return env
 
 

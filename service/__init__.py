@@ -36,9 +36,11 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     vault_keys.init_app(app)
     web.init_app(app)
 
-    from service import ops
+    from service import bookings, events, ops, sites_cli
 
-    app.register_blueprint(ops.bp)
+    for blueprint in (ops.bp, events.bp, bookings.bp):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(sites_cli.sites_group)
 
     from workers import commands
 

@@ -47,12 +47,22 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def ensure_dev_certificates(folder: Path) -> DevCertificates:
-    """Create (once) a local CA and a `localhost`/127.0.0.1 server certificate in `folder`."""
+    """Create (once) a local CA and a `localhost`/127.0.0.1 server certificate in `folder`, and
+    (every time) `bundle.pem`: the CA bundle this environment uses (`REQUESTS_CA_BUNDLE`,
+    `SSL_CERT_FILE`, else certifi's) plus the local CA."""
     files = DevCertificates(
         folder / "ca.pem", folder / "localhost.pem", folder / "localhost-key.pem", folder / "bundle.pem"
     )
-    if all(path.exists() for path in (files.ca, files.cert, files.key, files.bundle)):
-        return files
+    if not all(path.exists() for path in (files.ca, files.cert, files.key)):
+        _generate(files)
+    base = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or certifi.where()
+    if Path(base).resolve() != files.bundle.resolve():
+        files.bundle.write_bytes(Path(base).read_bytes() + b"\n" + files.ca.read_bytes())
+    return files
+
+
+def _generate(files: DevCertificates) -> None:
+    folder = files.ca.parent
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -103,8 +113,6 @@ def ensure_dev_certificates(folder: Path) -> DevCertificates:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
-    files.bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + ca_pem)
-    return files
 
 
 def server_context(default: ssl.SSLContext) -> ssl.SSLContext:

@@ -1,7 +1,8 @@
 """What every HTTP answer gets: a request id, a JSON log line, metrics, security headers, JSON errors.
 
-Errors are JSON `{"error": code, "message": text}` with the right status; an unexpected exception is
-logged with its traceback and answered with a plain 500 body, never a traceback.
+Errors are JSON `{"error": code, "message": text}` with the right status; Redis being unreachable or
+out of memory is a 503; an unexpected exception is logged with its traceback and answered with a
+plain 500 body, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import time
 import uuid
 
+import redis
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -77,6 +79,11 @@ def _http_error(exc: HTTPException):
     return error_body(exc.code or 500, code, exc.description or exc.name)
 
 
+def _storage_down(exc: redis.RedisError):
+    log.error("redis unavailable: %s", type(exc).__name__)
+    return error_body(503, "storage_unavailable", "storage is unavailable; retry later")
+
+
 def _unexpected(exc: Exception):
     log.error("unhandled error", exc_info=exc)
     return error_body(500, "internal_error", InternalServerError.description)
@@ -88,4 +95,5 @@ def init_app(app: Flask) -> None:
     app.after_request(_finish)
     app.teardown_request(_reset)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(redis.RedisError, _storage_down)
     app.register_error_handler(Exception, _unexpected)

@@ -182,7 +182,7 @@ class Stack:
         return self._service(
             "sandbox",
             [
-                str(BIN / "gunicorn"), "--workers", "1", "--threads", "16",
+                str(BIN / "gunicorn"), "--config", "sandbox/gunicorn.conf.py",
                 "--bind", f"127.0.0.1:{self.sandbox_port}",
                 "--certfile", str(self.certs.cert), "--keyfile", str(self.certs.key),
                 "sandbox:create_app()",

@@ -1,0 +1,87 @@
+"""`POST /v1/sites/{site_id}/events`: booking events from WordPress, verified and durably queued.
+
+Order of checks: site and signature on the raw body (404/401, 413 when the body is over 64 KiB),
+then media type (415), JSON (400) and schema (422); then one Redis script records the id, the
+revision and the job together (202, or 200 with the first answer for a `webhook-id` already seen).
+Redis unreachable or out of memory: 503 and nothing written. Personal data (names, e-mails, title)
+goes into the job only sealed with the vault keys, and is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+from flask import Blueprint, Response, current_app, request
+
+from service import booking_schema, redis_client, site_auth, vault_keys
+from service.intake import Intake, StaleSite
+from service.web import error_body
+from workers.queues import SYNC
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("events", __name__)
+
+
+def event_aad(site_id: str, booking_id: str, revision: int) -> bytes:
+    """Associated data binding a sealed event payload to its site, booking and revision."""
+    return f"event|{site_id}|{booking_id}|{revision}".encode()
+
+
+def _intake() -> Intake:
+    intake = current_app.extensions.get("meetbridge.intake")
+    if intake is None:
+        intake = current_app.extensions["meetbridge.intake"] = Intake(redis_client.get(), SYNC)
+    return intake
+
+
+@bp.post("/v1/sites/<site_id>/events")
+def receive(site_id: str):
+    try:
+        site, webhook_id = site_auth.authenticate(site_id)
+    except site_auth.AuthError as exc:
+        return error_body(exc.status, exc.code, exc.message)
+    if request.mimetype != "application/json":
+        return error_body(
+            415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
+        )
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except ValueError:
+        return error_body(400, "malformed_json", "the body is not valid JSON")
+    try:
+        event = booking_schema.validate_event(data)
+    except booking_schema.SchemaError as exc:
+        return error_body(422, "invalid_event", exc.message, field=exc.field)
+    booking = event.booking
+    sealed = vault_keys.get().seal(
+        json.dumps(data["booking"], separators=(",", ":")).encode(),
+        event_aad(site_id, booking.id, booking.revision),
+    )
+    fields = {
+        "site_id": site_id,
+        "webhook_id": webhook_id,
+        "event_type": event.type,
+        "booking_id": booking.id,
+        "revision": booking.revision,
+        "sealed": sealed,
+    }
+    try:
+        try:
+            outcome = _intake().accept(site_version=site.version, **fields)
+        except StaleSite:
+            site, _ = site_auth.authenticate(site_id, fresh=True)
+            outcome = _intake().accept(site_version=site.version, **fields)
+    except site_auth.AuthError as exc:
+        return error_body(exc.status, exc.code, exc.message)
+    except (redis.RedisError, StaleSite) as exc:
+        log.error("event %s for site %s not queued: %s", webhook_id, site_id, type(exc).__name__)
+        return error_body(503, "not_queued", "the event could not be stored durably; retry later")
+    log.info(
+        "event %s %s booking %s rev %s: %s",
+        webhook_id, event.type, booking.id, booking.revision, outcome.status,
+        extra={"site_id": site_id},
+    )  # fmt: skip
+    return Response(outcome.body, status=outcome.http_status, mimetype="application/json")

@@ -1,0 +1,141 @@
+"""Accepting a booking event in one Redis round trip: idempotency, ordering and the queued job together.
+
+RQ's own enqueue costs several round trips, and doing `SET NX` before it leaves a window in which an
+id is remembered but its job was never written. Here the job is built by RQ (so workers read it as
+any RQ job), its commands are recorded on an unexecuted pipeline, and one Lua script runs them only
+if the site is unchanged, the `webhook-id` is new and the revision is newer than the last accepted
+one. A script runs atomically and reaches the append-only file as one unit: either everything is in
+Redis or nothing is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import redis
+from rq import Queue
+
+from service import keys
+
+#: How long a `webhook-id` is remembered (the contract says at least 72 hours).
+IDEMPOTENCY_SECONDS = 73 * 3600
+#: The job that applies a booking event (workers/sync.py).
+SYNC_JOB = "workers.sync.sync_booking"
+#: How long a failed job (and the sealed personal data in its payload) is kept for inspection.
+FAILURE_TTL = 7 * 24 * 3600
+
+_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return {'stale_site'} end
+local seen = redis.call('GET', KEYS[2])
+if seen then return {'seen', seen} end
+local newest = tonumber(redis.call('HGET', KEYS[3], 'rev') or '0')
+if tonumber(ARGV[3]) <= newest then
+  redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[2])
+  return {'stale_revision', ARGV[5]}
+end
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
+redis.call('HSET', KEYS[3], 'rev', ARGV[3], 'state', 'pending', 'event', ARGV[7], 'updated', ARGV[6])
+redis.call('HSETNX', KEYS[3], 'created', ARGV[6])
+local i = 8
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return {'accepted', ARGV[4]}
+"""
+
+
+class StaleSite(Exception):
+    """The site's record changed (secret rotated, site deleted) since it was cached: reload, retry."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the script decided, and the JSON body to answer with."""
+
+    status: str  # accepted | seen | stale_revision
+    body: bytes
+
+    @property
+    def http_status(self) -> int:
+        return 200 if self.status == "seen" else 202
+
+
+class Intake:
+    """Per-process: the registered script and the RQ queue (which caches the Redis version)."""
+
+    def __init__(self, connection: redis.Redis, queue_name: str):
+        self.connection = connection
+        self.queue = Queue(queue_name, connection=connection)
+        self.script = connection.register_script(_SCRIPT)
+
+    def accept(
+        self, *, site_id: str, site_version: str, webhook_id: str, event_type: str,
+        booking_id: str, revision: int, sealed: bytes,
+    ) -> Outcome:  # fmt: skip
+        """Record the event and queue its job, unless it was seen or is older than the newest.
+
+        Raises:
+            StaleSite: the caller's copy of the site is out of date.
+            redis.RedisError: Redis unreachable, out of memory, ... (nothing was written).
+        """
+        accepted = json.dumps(
+            {"status": "accepted", "booking_id": booking_id, "revision": revision, "webhook_id": webhook_id}
+        )
+        ignored = json.dumps(
+            {
+                "status": "ignored",
+                "reason": "an event with this or a newer revision was already accepted",
+                "booking_id": booking_id,
+                "revision": revision,
+                "webhook_id": webhook_id,
+            }
+        )
+        job_commands = self._job_commands(site_id, booking_id, revision, event_type, sealed)
+        now = f"{time.time():.3f}"
+        args = [
+            site_version,
+            IDEMPOTENCY_SECONDS,
+            revision,
+            accepted,
+            ignored,
+            now,
+            event_type,
+            *job_commands,
+        ]
+        result = self.script(
+            keys=[
+                keys.site(site_id),
+                keys.idempotency(site_id, webhook_id),
+                keys.booking(site_id, booking_id),
+            ],
+            args=args,
+        )
+        status = result[0].decode()
+        if status == "stale_site":
+            raise StaleSite(site_id)
+        return Outcome(status, result[1])
+
+    def _job_commands(
+        self, site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes
+    ) -> list:
+        """The commands RQ would send to enqueue the sync job, flattened as `argc, arg...` groups."""
+        job = self.queue.create_job(
+            SYNC_JOB,
+            args=(site_id, booking_id, revision, event_type, sealed),
+            description=f"sync {event_type}",
+            timeout=300,
+            result_ttl=3600,
+            failure_ttl=FAILURE_TTL,
+        )
+        recorder = self.connection.pipeline(transaction=False)
+        self.queue.enqueue_job(job, pipeline=recorder)
+        flat: list = []
+        for command, _options in recorder.command_stack:
+            flat.append(len(command))
+            flat.extend(command)
+        recorder.reset()
+        return flat

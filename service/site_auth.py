@@ -1,0 +1,110 @@
+"""Authenticating a request as a site: Standard Webhooks signatures with the site's secret.
+
+Events and other POSTs sign their raw body. Requests without a body (GET, DELETE) sign the line
+`"{METHOD} {path}[?{query}]"` in place of the body, with the same three headers, so WordPress signs
+every call with one function. An unknown site costs the same HMAC work as a bad signature before it
+gets its 404, so site ids cannot be probed by timing.
+
+Sites are cached per process for `CACHE_SECONDS`. A signature that fails against the cached copy is
+checked once more against Redis (so a new secret works at once), and the events endpoint checks the
+site's `ver` inside its Redis script (so a revoked secret or a deleted site stops working at once).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from flask import current_app, request
+
+from service import redis_client, sites, vault_keys, webhooks
+
+CACHE_SECONDS = 30.0
+_DUMMY_KEYS = [os.urandom(32)]
+
+
+class AuthError(Exception):
+    """The request is not from the site; `status` is 401 or 404."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SiteCache:
+    """Decoded site records by id, each kept for `CACHE_SECONDS` at most."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, sites.Site | None]] = {}
+
+    def get(self, site_id: str, *, fresh: bool = False) -> sites.Site | None:
+        now = time.monotonic()
+        if not fresh:
+            with self._lock:
+                hit = self._entries.get(site_id)
+            if hit and now - hit[0] < CACHE_SECONDS:
+                return hit[1]
+        site = sites.load(redis_client.get(), vault_keys.get(), site_id)
+        with self._lock:  # unknown ids are cached too, so they answer as fast as known ones
+            self._entries[site_id] = (now, site)
+        return site
+
+    def forget(self, site_id: str) -> None:
+        with self._lock:
+            self._entries.pop(site_id, None)
+
+
+def cache() -> SiteCache:
+    """This app's site cache."""
+    return current_app.extensions.setdefault("meetbridge.site_cache", SiteCache())
+
+
+def signed_payload() -> bytes:
+    """What the signature covers: the raw body, or for a request without one its method and path."""
+    if request.method in ("GET", "HEAD", "DELETE"):
+        query = request.query_string.decode("latin-1")
+        return f"{request.method} {request.path}{'?' + query if query else ''}".encode()
+    return request.get_data(cache=True)
+
+
+def authenticate(
+    site_id: str, payload: bytes | None = None, *, fresh: bool = False
+) -> tuple[sites.Site, str]:
+    """Verify the current request's signature for `site_id`.
+
+    Returns:
+        The site and the request's `webhook-id`.
+
+    Raises:
+        AuthError: 404 unknown site, 401 missing/bad signature or timestamp out of tolerance.
+    """
+    body = signed_payload() if payload is None else payload
+    try:
+        return _verify(site_id, body, fresh)
+    except AuthError:
+        if fresh:
+            raise
+    # The cached copy may predate a rotation or a new site: check once more against Redis.
+    return _verify(site_id, body, True)
+
+
+def _verify(site_id: str, body: bytes, fresh: bool) -> tuple[sites.Site, str]:
+    site = cache().get(site_id, fresh=fresh)
+    keys = site.active_keys() if site else _DUMMY_KEYS
+    try:
+        webhook_id = webhooks.verify(keys, request.headers, body)
+    except webhooks.TimestampOutOfRange as exc:
+        if site is None:
+            raise AuthError(404, "unknown_site", "no such site") from None
+        raise AuthError(401, "timestamp_out_of_tolerance", str(exc)) from None
+    except webhooks.WebhookError as exc:
+        if site is None:
+            raise AuthError(404, "unknown_site", "no such site") from None
+        raise AuthError(401, "bad_signature", str(exc)) from None
+    if site is None:  # unreachable in practice: the dummy key is random
+        raise AuthError(404, "unknown_site", "no such site")
+    return site, webhook_id

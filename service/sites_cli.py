@@ -1,0 +1,62 @@
+"""Operator commands: `flask --app service sites create|list|rotate-secret|delete`. Output is JSON."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from service import keys, redis_client, sites, vault_keys
+
+
+def _echo(value) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+sites_group = AppGroup("sites", help="Manage the WordPress sites allowed to send booking events.")
+
+
+@sites_group.command("create")
+@click.option("--name", required=True, help="The site's display name.")
+@click.option("--url", required=True, help="The site's origin, e.g. https://shop.example.com.")
+@click.option("--callback-url", default=None, help="Where results are POSTed (default: the plugin's route).")
+def create_command(name: str, url: str, callback_url: str | None) -> None:
+    """Register a site; prints its id and its signing secret (shown only once)."""
+    try:
+        _echo(sites.create(redis_client.get(), vault_keys.get(), name, url, callback_url))
+    except sites.SiteError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@sites_group.command("list")
+def list_command() -> None:
+    """List the registered sites (never their secrets)."""
+    _echo(sites.list_all(redis_client.get(), vault_keys.get()))
+
+
+@sites_group.command("rotate-secret")
+@click.argument("site_id")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=sites.DEFAULT_GRACE_SECONDS / 3600,
+    show_default=True,
+    help="How long the previous secret stays valid (0 revokes it now).",
+)
+def rotate_command(site_id: str, grace_hours: float) -> None:
+    """Issue a new signing secret; the old one keeps working for the grace period."""
+    try:
+        _echo(sites.rotate_secret(redis_client.get(), vault_keys.get(), site_id, int(grace_hours * 3600)))
+    except sites.SiteError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@sites_group.command("delete")
+@click.argument("site_id")
+@click.confirmation_option(prompt="Erase this site and all of its data?")
+def delete_command(site_id: str) -> None:
+    """Erase a site and everything stored for it."""
+    if not redis_client.get().exists(keys.site(site_id)):
+        raise click.ClickException(f"no site {site_id!r}")
+    _echo({"site_id": site_id, "deleted_keys": sites.delete(redis_client.get(), site_id)})
