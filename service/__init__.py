@@ -36,9 +36,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     vault_keys.init_app(app)
     web.init_app(app)
 
-    from service import bookings, events, ops, sites_cli
+    from service import bookings, events, openapi, ops, sites_cli
 
-    for blueprint in (ops.bp, events.bp, bookings.bp):
+    for blueprint in (ops.bp, events.bp, bookings.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(sites_cli.sites_group)
 

@@ -1,0 +1,429 @@
+"""`GET /openapi.json`: the HTTP API as an OpenAPI 3.1 document, built here in Python.
+
+`document(public_url)` returns the whole document. Every route of the app has one entry in `_paths()`,
+in the order a reader meets them (what sites call first, operations last); tests/test_openapi.py fails
+when a route exists in the app but not here (or the reverse), and drives every documented status code
+through the app to validate the real bodies against the schemas below.
+
+To document a new route: add one `"/path/{param}": {"get": _operation(...)}` entry to `_paths()`, using
+`_json(...)`/`_error(...)` for its answers, then add a case per status code to tests/test_openapi.py.
+
+Response schemas are closed (`additionalProperties: false`) so the tests notice any field the document
+does not mention; clients should still ignore fields they do not know, as answers may grow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+
+from service import booking_schema
+
+bp = Blueprint("openapi", __name__)
+
+OPENAPI_VERSION = "3.1.0"
+JSON = "application/json"
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+SIGNING = """\
+## Authentication: Standard Webhooks signatures
+
+Every `/v1/sites/{site_id}/...` request is signed by the site with its secret (`whsec_` + base64, as
+printed by `flask --app service sites create`), following the
+[Standard Webhooks](https://www.standardwebhooks.com/) specification (symmetric `v1` scheme):
+
+- `webhook-id`: a unique id for the message, 1-256 printable ASCII characters without spaces or `.`;
+  for events it is also the idempotency key (reuse it when retrying the same event).
+- `webhook-timestamp`: the time of sending, integer Unix seconds. It must be within **5 minutes**
+  (300 s) of MeetBridge's clock, in either direction.
+- `webhook-signature`: `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{payload}`,
+  keyed with the base64-decoded secret. Several space-separated entries are accepted
+  (`v1,<sig-a> v1,<sig-b>`): during a secret rotation the site may sign with the old and the new
+  secret, and either one matching is enough. Entries of other versions are ignored.
+
+What `{payload}` is:
+
+- requests with a body (`POST`): the raw body bytes exactly as sent;
+- requests without a body (`GET`, `DELETE`): the line `{METHOD} {path}` (plus `?{query}` when there
+  is a query string), e.g. `GET /v1/sites/site_abc/bookings/123`. MeetBridge checks the path it
+  received after percent-decoding; site and booking ids use URL-safe characters only, so for any
+  valid request the two forms are the same.
+
+A missing, malformed or non-matching signature, or a timestamp out of tolerance, is `401`; an unknown
+site is `404` (after the same amount of work as a bad signature).
+
+## Errors
+
+Errors are JSON `{"error": code, "message": text}` (plus `field` for `422`), never a traceback. Every
+answer carries an `X-Request-ID` header (the request's own, when it sent a well-formed one).
+"""
+
+
+def document(public_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API served at `public_url` (the configured PUBLIC_URL)."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "MeetBridge",
+            "version": "1",
+            "summary": "Syncs WordPress bookings to Google Calendar and Zoom.",
+            "description": SIGNING,
+        },
+        "servers": [{"url": public_url.rstrip("/")}],
+        "tags": [
+            {"name": "sites", "description": "Called by WordPress sites; signed with the site's secret."},
+            {"name": "operations", "description": "Health, readiness, metrics and this document."},
+        ],
+        "paths": _paths(),
+        "components": _components(),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    """One entry per route, in reading order."""
+    return {
+        "/v1/sites/{site_id}/events": {
+            "parameters": [_ref_param("SiteId")],
+            "post": _operation(
+                "receiveEvent",
+                "Send a booking event",
+                "A booking was created, updated (rescheduled or edited) or cancelled on the site. "
+                "Checked in this order: site and signature (404, 401; 413 over 64 KiB), media type "
+                "(415), JSON (400), schema (422); then the event is stored and its sync job queued "
+                "in one atomic step (202). An event whose `booking.revision` is not newer than the "
+                "newest accepted for that booking is acknowledged and ignored (202, `status: "
+                "ignored`), so a late update never undoes a cancellation. Retrying with the same "
+                "`webhook-id` answers 200 with the first answer's body and queues nothing.",
+                security="SiteSignature",
+                parameters=_signature_headers(),
+                request_body={
+                    "required": True,
+                    "description": "The event. At most 64 KiB.",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/BookingEvent"}}},
+                },
+                responses={
+                    "200": _json(
+                        "A retry of a `webhook-id` already seen: the first answer's body, nothing queued.",
+                        {"$ref": "#/components/schemas/EventReceipt"},
+                    ),
+                    "202": _json(
+                        "Accepted and durably queued (`status: accepted`), or acknowledged and ignored "
+                        "because a newer or equal revision was already accepted (`status: ignored`).",
+                        {"$ref": "#/components/schemas/EventReceipt"},
+                    ),
+                    "400": _error("The body is not valid JSON.", ["malformed_json"]),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error(*_UNKNOWN_SITE),
+                    "413": _error("The body is over 64 KiB.", ["request_entity_too_large"]),
+                    "415": _error("The body is not `application/json`.", ["unsupported_media_type"]),
+                    "422": _error(
+                        "Valid JSON that breaks the schema; `field` names the first offending field as "
+                        "a dotted path (e.g. `booking.start`, or `(root)`).",
+                        ["invalid_event"],
+                        field=True,
+                    ),
+                    "503": _error(*_UNAVAILABLE, extra_codes=["not_queued"]),
+                },
+            ),
+        },
+        "/v1/sites/{site_id}/bookings/{booking_id}": {
+            "parameters": [_ref_param("SiteId"), _ref_param("BookingId")],
+            "get": _operation(
+                "getBooking",
+                "A booking's sync state",
+                "The booking's sync state as seen by MeetBridge. Signed like an event, but the "
+                "signature covers the line `GET {path}` (e.g. `GET /v1/sites/site_abc/bookings/123`) "
+                "in place of a body.",
+                security="SiteRequestSignature",
+                parameters=_signature_headers(),
+                responses={
+                    "200": _json("The booking.", {"$ref": "#/components/schemas/BookingStatus"}),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error(
+                        "No such site, or no such booking for this site.",
+                        ["unknown_site", "unknown_booking", "not_found"],
+                    ),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+        },
+        "/healthz": {
+            "get": _operation(
+                "healthz",
+                "Liveness",
+                "200 while the process answers; checks nothing else.",
+                tag="operations",
+                responses={"200": _json("The process runs.", _closed({"status": {"const": "ok"}}))},
+            ),
+        },
+        "/readyz": {
+            "get": _operation(
+                "readyz",
+                "Readiness",
+                "200 when Redis answers and the vault keys encrypt and decrypt; 503 naming the failing "
+                "check otherwise.",
+                tag="operations",
+                responses={
+                    "200": _json("Ready.", _readiness("ready", {"const": "ok"})),
+                    "503": _json("Not ready.", _readiness("not_ready", {"type": "string"})),
+                },
+            ),
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "Prometheus metrics",
+                "Prometheus text exposition format (version 0.0.4), merged over every web worker.",
+                tag="operations",
+                responses={
+                    "200": _response("The metrics.", {"text/plain": {"schema": {"type": "string"}}}),
+                },
+            ),
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "openapi",
+                "This document",
+                "The OpenAPI 3.1 description of this API.",
+                tag="operations",
+                responses={
+                    "200": _json(
+                        "The document.",
+                        {"type": "object", "required": ["openapi", "info", "paths"]},
+                    ),
+                },
+            ),
+        },
+    }
+
+
+_UNAUTHORIZED = (
+    "Missing or bad signature headers, no matching `v1` signature, or a `webhook-timestamp` more than "
+    "5 minutes away from the server's clock.",
+    ["bad_signature", "timestamp_out_of_tolerance"],
+)
+_UNKNOWN_SITE = ("No such site.", ["unknown_site", "not_found"])
+_UNAVAILABLE = (
+    "Storage is unavailable (Redis unreachable or out of memory): nothing was stored; retry later.",
+    ["storage_unavailable"],
+)
+
+
+def _components() -> dict[str, Any]:
+    return {
+        "schemas": {
+            "BookingEvent": booking_schema.EVENT_SCHEMA,
+            "EventReceipt": {
+                "oneOf": [
+                    _closed(
+                        {
+                            "status": {"const": "accepted"},
+                            "booking_id": {"type": "string"},
+                            "revision": {"type": "integer"},
+                            "webhook_id": {"type": "string"},
+                        }
+                    ),
+                    _closed(
+                        {
+                            "status": {"const": "ignored"},
+                            "reason": {"type": "string"},
+                            "booking_id": {"type": "string"},
+                            "revision": {"type": "integer"},
+                            "webhook_id": {"type": "string"},
+                        }
+                    ),
+                ],
+            },
+            "BookingStatus": _closed(
+                {
+                    "booking_id": {"type": "string"},
+                    "state": {"enum": ["pending", "synced", "failed", "cancelled"]},
+                    "revision": {"type": "integer", "minimum": 0},
+                    "last_event": {
+                        "enum": [*booking_schema.EVENT_TYPES, None],
+                        "description": "The type of the newest accepted event.",
+                    },
+                    "zoom": _closed(
+                        {
+                            "meeting_id": _nullable("string"),
+                            "join_url": _nullable("string", "uri"),
+                        }
+                    ),
+                    "google": _closed(
+                        {
+                            "event_id": _nullable("string"),
+                            "html_link": _nullable("string", "uri"),
+                        }
+                    ),
+                    "last_error": _nullable("string"),
+                    "start": _nullable("number", description="Unix seconds."),
+                    "end": _nullable("number", description="Unix seconds."),
+                    "created_at": _nullable("number", description="Unix seconds of the first event."),
+                    "updated_at": _nullable("number", description="Unix seconds of the newest change."),
+                }
+            ),
+            "Error": {
+                "type": "object",
+                "required": ["error", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "error": {"type": "string", "description": "A stable, machine-readable code."},
+                    "message": {"type": "string", "description": "What went wrong, in English."},
+                    "field": {"type": "string", "description": "The offending field (422 only)."},
+                },
+            },
+        },
+        "parameters": {
+            "SiteId": {
+                "name": "site_id",
+                "in": "path",
+                "required": True,
+                "description": "The site's id, as printed by `sites create`.",
+                "schema": {"type": "string"},
+            },
+            "BookingId": {
+                "name": "booking_id",
+                "in": "path",
+                "required": True,
+                "description": "The booking's id on the site (`booking.id` of its events).",
+                "schema": {"type": "string"},
+            },
+            "WebhookId": _header_param(
+                "webhook-id",
+                "Unique message id; for events also the idempotency key.",
+                {"type": "string", "minLength": 1, "maxLength": 256},
+            ),
+            "WebhookTimestamp": _header_param(
+                "webhook-timestamp",
+                "Integer Unix seconds; within 5 minutes of the server's clock.",
+                {"type": "string", "pattern": "^[0-9]{1,12}$"},
+            ),
+            "WebhookSignature": _header_param(
+                "webhook-signature",
+                "One or more space-separated `v1,<base64 HMAC-SHA256>` entries.",
+                {"type": "string"},
+            ),
+        },
+        "headers": {
+            "X-Request-ID": {
+                "description": "The request's id (the client's `X-Request-ID` if well-formed), as logged.",
+                "schema": {"type": "string"},
+            },
+        },
+        "securitySchemes": {
+            "SiteSignature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "webhook-signature",
+                "description": "Standard Webhooks signature of `{webhook-id}.{webhook-timestamp}.{raw body}` "
+                "with the site's secret, sent with `webhook-id` and `webhook-timestamp`.",
+            },
+            "SiteRequestSignature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "webhook-signature",
+                "description": "Standard Webhooks signature for a request without a body: the signed "
+                "payload is `{METHOD} {path}` (e.g. `GET /v1/sites/site_abc/bookings/123`), so the "
+                "signature covers `{webhook-id}.{webhook-timestamp}.GET {path}`.",
+            },
+        },
+    }
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    description: str,
+    *,
+    responses: dict[str, Any],
+    tag: str = "sites",
+    security: str | None = None,
+    parameters: list | None = None,
+    request_body: dict | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "description": description,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if request_body:
+        operation["requestBody"] = request_body
+    operation["security"] = [{security: []}] if security else []
+    operation["responses"] = responses
+    return operation
+
+
+def _response(description: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
+        "content": content,
+    }
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return _response(description, {JSON: {"schema": schema}})
+
+
+def _error(
+    description: str, codes: list[str], *, field: bool = False, extra_codes: list[str] | None = None
+) -> dict[str, Any]:
+    """An `Error` answer whose `error` is one of `codes` (+ `extra_codes`); with `field` required."""
+    schema: dict[str, Any] = {
+        "allOf": [_ERROR_REF],
+        "properties": {"error": {"enum": [*codes, *(extra_codes or [])]}},
+    }
+    if field:
+        schema["required"] = ["field"]
+    return _json(description, schema)
+
+
+def _closed(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with exactly these properties, all required."""
+    return {
+        "type": "object",
+        "required": list(properties),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _nullable(kind: str, fmt: str | None = None, *, description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": [kind, "null"]}
+    if fmt:
+        schema["format"] = fmt
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _readiness(status: str, check: dict[str, Any]) -> dict[str, Any]:
+    return _closed({"status": {"const": status}, "checks": _closed({"redis": check, "vault": check})})
+
+
+def _header_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": True, "description": description, "schema": schema}
+
+
+def _ref_param(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _signature_headers() -> list[dict[str, str]]:
+    return [_ref_param(name) for name in ("WebhookId", "WebhookTimestamp", "WebhookSignature")]
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The document for this app's PUBLIC_URL, keys in the order written above (not sorted)."""
+    body = current_app.extensions.get("meetbridge.openapi")
+    if body is None:
+        body = json.dumps(document(str(current_app.config["PUBLIC_URL"])), indent=1)
+        current_app.extensions["meetbridge.openapi"] = body
+    return Response(body, mimetype=JSON)
