@@ -47,7 +47,8 @@ What `{payload}` is:
 
 - requests with a body (`POST`): the raw body bytes exactly as sent;
 - requests without a body (`GET`, `DELETE`): the line `{METHOD} {path}` (plus `?{query}` when there
-  is a query string), e.g. `GET /v1/sites/site_abc/bookings/123`. MeetBridge checks the path it
+  is a query string), so a booking status request signs `GET {path}`, e.g.
+  `GET /v1/sites/site_abc/bookings/123` (no trailing newline). MeetBridge checks the path it
   received after percent-decoding; site and booking ids use URL-safe characters only, so for any
   valid request the two forms are the same.
 

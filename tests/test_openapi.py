@@ -1,0 +1,497 @@
+"""`/openapi.json` kept true: a valid OpenAPI 3.1 document, exactly the app's routes, and every
+documented answer produced for real (test client + real Redis, then a few through gunicorn over TLS)
+and validated against the schema documented for its status code and content type.
+
+`Spec` (the validator) is also used by tests/test_fuzz_events.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+from flask import Flask
+from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from service import booking_schema, create_app, keys, redis_client, sites, vault_keys
+from service.bookings import join_url_aad
+from service.openapi import document
+from tests import processes, signing
+
+EVENTS = "/v1/sites/{site_id}/events"
+BOOKING = "/v1/sites/{site_id}/bookings/{booking_id}"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_DOC_URI = "urn:meetbridge:openapi"
+
+
+class Spec:
+    """Checks real answers against an OpenAPI document's response schemas."""
+
+    def __init__(self, doc: dict[str, Any]):
+        self.doc = doc
+        self.registry = Registry().with_resource(_DOC_URI, DRAFT202012.create_resource(doc))
+
+    def statuses(self, path: str, method: str) -> set[int]:
+        return {int(status) for status in self.doc["paths"][path][method]["responses"]}
+
+    def check(
+        self, path: str, method: str, status: int, content_type: str | None, body: bytes, headers
+    ) -> Any:
+        """Assert the answer is documented and matches its schema; return the decoded body."""
+        responses = self.doc["paths"][path][method]["responses"]
+        assert str(status) in responses, f"{method.upper()} {path} answered {status}: not documented"
+        response = responses[str(status)]
+        mimetype = (content_type or "").split(";")[0].strip().lower()
+        assert mimetype in response["content"], (
+            f"{status} answered {content_type!r}, documented: " + ", ".join(response["content"])
+        )
+        for name in response.get("headers", {}):
+            assert headers.get(name), f"{status} lacks the documented header {name}"
+        instance = json.loads(body) if mimetype == "application/json" else body.decode()
+        pointer = "/".join(
+            quote(segment.replace("~", "~0").replace("/", "~1"), safe="")
+            for segment in ("paths", path, method, "responses", str(status), "content", mimetype, "schema")
+        )
+        validator = Draft202012Validator(
+            {"$ref": f"{_DOC_URI}#/{pointer}"}, registry=self.registry, format_checker=FormatChecker()
+        )
+        errors = [
+            f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(instance)
+        ]
+        assert not errors, f"{method.upper()} {path} {status} body breaks its documented schema: {errors}"
+        return instance
+
+
+SPEC = Spec(document("https://localhost:8443"))
+
+
+def app_operations(app: Flask) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) for every route of `app`; HEAD and OPTIONS come with GET and any route."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        found |= {(path, method.lower()) for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
+    return found
+
+
+def documented_operations(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (path, method) for path, item in doc["paths"].items() for method in item if method in HTTP_METHODS
+    }
+
+
+# --- (a) a valid OpenAPI 3.1 document -----------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1():
+    doc = document("https://meet.example.org")
+    validate(doc, cls=OpenAPIV31SpecValidator)
+    assert doc["openapi"].startswith("3.1.")
+    assert doc["servers"] == [{"url": "https://meet.example.org"}]
+
+
+def test_the_validator_rejects_a_broken_document():
+    doc = document("https://meet.example.org")
+    doc["paths"]["/healthz"]["get"]["responses"]["200"].pop("description")
+    with pytest.raises(Exception, match="description"):
+        validate(doc, cls=OpenAPIV31SpecValidator)
+
+
+def test_event_schema_is_embedded_not_copied():
+    doc = document("https://meet.example.org")
+    assert doc["components"]["schemas"]["BookingEvent"] is booking_schema.EVENT_SCHEMA
+    body = doc["paths"][EVENTS]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/BookingEvent"}
+
+
+def test_signing_is_documented():
+    doc = document("https://meet.example.org")
+    prose = doc["info"]["description"]
+    for needed in ("Standard Webhooks", "5 minutes", "v1,", "rotation", "GET {path}"):
+        assert needed in prose
+    schemes = doc["components"]["securitySchemes"]
+    assert doc["paths"][EVENTS]["post"]["security"] == [{"SiteSignature": []}]
+    assert doc["paths"][BOOKING]["get"]["security"] == [{"SiteRequestSignature": []}]
+    assert "GET {path}" in schemes["SiteRequestSignature"]["description"]
+    headers = {p["$ref"].rsplit("/", 1)[1] for p in doc["paths"][EVENTS]["post"]["parameters"]}
+    assert headers == {"WebhookId", "WebhookTimestamp", "WebhookSignature"}
+
+
+def test_served_document_is_document_for_the_public_url(redis_url, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "REDIS_URL": redis_url,
+            "MEETBRIDGE_DATA_DIR": str(tmp_path),
+            "MEETBRIDGE_PUBLIC_URL": "https://meet.example.org",
+        }
+    )
+    answer = app.test_client().get("/openapi.json")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    served = json.loads(answer.data)
+    assert served == document("https://meet.example.org")
+    assert list(served["paths"]) == list(document("https://meet.example.org")["paths"])  # not sorted
+    assert served["servers"] == [{"url": "https://meet.example.org"}]
+
+
+# --- (b) every route documented, and nothing else -------------------------------------------------------
+
+
+def test_every_route_is_documented_and_vice_versa(app):
+    assert app_operations(app) == documented_operations(document("https://localhost:8443"))
+
+
+def test_an_undocumented_route_is_noticed(app):
+    app.add_url_rule("/v1/sites/<site_id>/secret-thing", "secret_thing", lambda site_id: "", methods=["PUT"])
+    missing = app_operations(app) - documented_operations(document("https://localhost:8443"))
+    assert missing == {("/v1/sites/{site_id}/secret-thing", "put")}
+
+
+# --- (c) real answers through the app, checked against the document --------------------------------------
+
+
+@dataclass
+class Harness:
+    """A site on the test app (real Redis), and an app whose Redis is unreachable."""
+
+    app: Flask
+    site: dict
+    down: Flask
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def client(self):
+        return self.app.test_client()
+
+    def post_event(self, payload, *, client=None, path=None, secret=None, content_type=None, **options):
+        body = signing.body_of(payload)
+        headers = signing.headers(secret or self.site["secret"], body, **options)
+        if content_type:
+            headers["Content-Type"] = content_type
+        return (client or self.client).post(
+            path or f"/v1/sites/{self.site['site_id']}/events", data=body, headers=headers
+        )
+
+    def get_booking(self, booking_id, *, client=None, site_id=None, secret=None, timestamp=None):
+        path = f"/v1/sites/{site_id or self.site['site_id']}/bookings/{booking_id}"
+        headers = signing.headers(secret or self.site["secret"], f"GET {path}".encode(), timestamp=timestamp)
+        return (client or self.client).get(path, headers=headers)
+
+
+Driver = Callable[[Harness], Any]
+CASES: dict[tuple[str, str, int, str], tuple[Driver, dict]] = {}
+
+
+def case(path: str, method: str, status: int, name: str, /, **expect):
+    """Register a driver that makes the app answer `status` on `method path`; `expect`: body items."""
+
+    def register(driver: Driver) -> Driver:
+        CASES[(path, method, status, name)] = (driver, expect)
+        return driver
+
+    return register
+
+
+@case(EVENTS, "post", 202, "accepted", status="accepted")
+def _accepted(h):
+    return h.post_event(signing.event())
+
+
+@case(EVENTS, "post", 202, "ignored", status="ignored")
+def _ignored(h):
+    assert h.post_event(signing.event("booking.cancelled", revision=5)).status_code == 202
+    return h.post_event(signing.event("booking.updated", revision=4))
+
+
+@case(EVENTS, "post", 200, "seen", status="accepted")
+def _seen(h):
+    assert h.post_event(signing.event(), msg_id="msg_twice").status_code == 202
+    return h.post_event(signing.event(), msg_id="msg_twice")
+
+
+@case(EVENTS, "post", 200, "seen_ignored", status="ignored")
+def _seen_ignored(h):
+    assert h.post_event(signing.event(revision=3)).status_code == 202
+    assert h.post_event(signing.event(revision=2), msg_id="msg_late").status_code == 202
+    return h.post_event(signing.event(revision=2), msg_id="msg_late")
+
+
+@case(EVENTS, "post", 400, "malformed", error="malformed_json")
+def _malformed(h):
+    return h.post_event(b'{"type": ')
+
+
+@case(EVENTS, "post", 401, "unsigned", error="bad_signature")
+def _unsigned(h):
+    return h.client.post(f"/v1/sites/{h.site['site_id']}/events", data=b"{}", content_type="application/json")
+
+
+@case(EVENTS, "post", 401, "wrong_secret", error="bad_signature")
+def _wrong_secret(h):
+    return h.post_event(signing.event(), secret="whsec_" + "A" * 44)
+
+
+@case(EVENTS, "post", 401, "stale", error="timestamp_out_of_tolerance")
+def _stale(h):
+    return h.post_event(signing.event(), timestamp=int(time.time()) - 301)
+
+
+@case(EVENTS, "post", 404, "unknown_site", error="unknown_site")
+def _unknown_site(h):
+    return h.post_event(signing.event(), path="/v1/sites/site_doesnotexist0000/events")
+
+
+@case(EVENTS, "post", 404, "no_route", error="not_found")
+def _event_no_route(h):
+    return h.post_event(signing.event(), path="/v1/sites/a%2Fb/events")
+
+
+@case(EVENTS, "post", 413, "too_large", error="request_entity_too_large")
+def _too_large(h):
+    return h.post_event(signing.event(title="x" * (65 * 1024)))
+
+
+@case(EVENTS, "post", 415, "form", error="unsupported_media_type")
+def _not_json(h):
+    return h.post_event(b"type=booking.created", content_type="application/x-www-form-urlencoded")
+
+
+@case(EVENTS, "post", 422, "bad_start", error="invalid_event", field="booking.start")
+def _invalid(h):
+    return h.post_event(signing.event(start="2026-12-01 10:00"))
+
+
+@case(EVENTS, "post", 422, "not_an_object", error="invalid_event", field="(root)")
+def _not_an_object(h):
+    return h.post_event(b"[]")
+
+
+@case(EVENTS, "post", 503, "redis_down", error="storage_unavailable")
+def _events_redis_down(h):
+    return h.post_event(signing.event(), client=h.down.test_client())
+
+
+@case(EVENTS, "post", 503, "redis_full", error="not_queued")
+def _redis_full(h):
+    assert h.post_event(signing.event(id="warm")).status_code == 202  # the site is cached
+    r = redis_client.get(h.app)
+    r.config_set("maxmemory", 1)
+    try:
+        return h.post_event(signing.event(id="full"))
+    finally:
+        r.config_set("maxmemory", 0)
+
+
+@case(BOOKING, "get", 200, "pending", state="pending", booking_id="123", revision=1)
+def _pending(h):
+    assert h.post_event(signing.event()).status_code == 202
+    return h.get_booking("123")
+
+
+@case(BOOKING, "get", 200, "synced", state="synced", last_error=None)
+def _synced(h):
+    site_id = h.site["site_id"]
+    join = vault_keys.get(h.app).seal(b"https://zoom.us/j/81234567890?pwd=x", join_url_aad(site_id, "b-9"))
+    now = time.time()
+    redis_client.get(h.app).hset(
+        keys.booking(site_id, "b-9"),
+        mapping={
+            "state": "synced", "rev": "2", "event": "booking.updated", "zoom_id": "81234567890",
+            "join": join, "gcal_id": "evt123", "gcal_link": "https://www.google.com/calendar/event?eid=x",
+            "start": "1796115600", "end": "1796117400", "created": repr(now - 60), "updated": repr(now),
+        },
+    )  # fmt: skip
+    answer = h.get_booking("b-9")
+    assert answer.get_json()["zoom"]["join_url"].startswith("https://zoom.us/j/")
+    return answer
+
+
+@case(BOOKING, "get", 401, "wrong_secret", error="bad_signature")
+def _booking_wrong_secret(h):
+    return h.get_booking("123", secret="whsec_" + "A" * 44)
+
+
+@case(BOOKING, "get", 401, "stale", error="timestamp_out_of_tolerance")
+def _booking_stale(h):
+    return h.get_booking("123", timestamp=int(time.time()) + 400)
+
+
+@case(BOOKING, "get", 404, "unknown_booking", error="unknown_booking")
+def _unknown_booking(h):
+    return h.get_booking("nope")
+
+
+@case(BOOKING, "get", 404, "bad_booking_id", error="unknown_booking")
+def _bad_booking_id(h):
+    return h.get_booking("a b")
+
+
+@case(BOOKING, "get", 404, "unknown_site", error="unknown_site")
+def _booking_unknown_site(h):
+    return h.get_booking("123", site_id="site_doesnotexist0000")
+
+
+@case(BOOKING, "get", 404, "no_route", error="not_found")
+def _booking_no_route(h):
+    return h.get_booking("a%2Fb")
+
+
+@case(BOOKING, "get", 503, "redis_down", error="storage_unavailable")
+def _booking_redis_down(h):
+    return h.get_booking("123", client=h.down.test_client())
+
+
+@case("/healthz", "get", 200, "ok", status="ok")
+def _healthz(h):
+    return h.client.get("/healthz")
+
+
+@case("/readyz", "get", 200, "ready", status="ready")
+def _ready(h):
+    return h.client.get("/readyz")
+
+
+@case("/readyz", "get", 503, "redis_down", status="not_ready")
+def _not_ready(h):
+    return h.down.test_client().get("/readyz")
+
+
+@case("/metrics", "get", 200, "text")
+def _metrics(h):
+    return h.client.get("/metrics")
+
+
+@case("/openapi.json", "get", 200, "document", openapi="3.1.0")
+def _openapi(h):
+    return h.client.get("/openapi.json")
+
+
+@pytest.fixture
+def harness(app, tmp_path):
+    with app.app_context():
+        site = sites.create(redis_client.get(), vault_keys.get(), "Shop", "https://shop.example.com")
+    down = create_app(
+        {
+            "TESTING": True,
+            "REDIS_URL": f"redis://127.0.0.1:{processes.free_port()}/0",
+            "MEETBRIDGE_DATA_DIR": str(tmp_path),  # same vault keys as `app`
+        }
+    )
+    return Harness(app, site, down)
+
+
+def test_every_documented_status_has_a_case():
+    documented = {
+        (path, method, int(status))
+        for path, item in SPEC.doc["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+        for status in item[method]["responses"]
+    }
+    driven = {(path, method, status) for path, method, status, _name in CASES}
+    assert documented == driven
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=lambda key: f"{key[1].upper()} {key[0]} {key[2]} {key[3]}")
+def test_real_answer_matches_the_document(harness, key):
+    path, method, status, _name = key
+    driver, expect = CASES[key]
+    answer = driver(harness)
+    assert answer.status_code == status, answer.data[:500]
+    body = SPEC.check(path, method, status, answer.content_type, answer.data, answer.headers)
+    for name, value in expect.items():
+        assert body[name] == value
+
+
+def test_spec_check_can_fail():
+    accepted = {"status": "accepted", "booking_id": "1", "revision": 1, "webhook_id": "m"}
+    SPEC.check(EVENTS, "post", 202, "application/json", json.dumps(accepted).encode(), {"X-Request-ID": "r"})
+    failures = [
+        (202, "application/json", {**accepted, "extra": 1}),  # undocumented field
+        (202, "application/json", {**accepted, "revision": "1"}),  # wrong type
+        (422, "application/json", {"error": "invalid_event", "message": "m"}),  # no `field`
+        (401, "application/json", {"error": "unknown_site", "message": "m"}),  # code of another status
+        (500, "application/json", {"error": "internal_error", "message": "m"}),  # undocumented status
+        (202, "text/html", accepted),  # wrong content type
+    ]
+    for status, content_type, body in failures:
+        with pytest.raises(AssertionError):
+            SPEC.check(EVENTS, "post", status, content_type, json.dumps(body).encode(), {"X-Request-ID": "r"})
+    with pytest.raises(AssertionError, match="X-Request-ID"):
+        SPEC.check(EVENTS, "post", 202, "application/json", json.dumps(accepted).encode(), {})
+
+
+# --- (d) a handful of answers through gunicorn over TLS --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("openapi-stack")
+    redis = processes.RedisServer(folder / "redis")
+    redis.start()
+    stack = processes.Stack(folder, redis.url, workers=0)
+    try:
+        stack.start(sandbox=False)
+        created = subprocess.run(
+            [str(processes.BIN / "flask"), "--app", "service", "sites", "create",
+             "--name", "Shop", "--url", "https://shop.example.com"],
+            env=stack.env, cwd=processes.ROOT, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        stack.site = json.loads(created.stdout)
+        yield stack
+    finally:
+        stack.stop()
+        redis.stop()
+
+
+def _stack_post(stack, payload, content_type="application/json", **options):
+    body = signing.body_of(payload)
+    headers = {**signing.headers(stack.site["secret"], body, **options), "Content-Type": content_type}
+    url = f"{stack.base_url}/v1/sites/{stack.site['site_id']}/events"
+    return requests.post(url, data=body, headers=headers, verify=str(stack.certs.bundle), timeout=10)
+
+
+def _stack_get(stack, path, secret=None):
+    headers = signing.request_headers(secret, "GET", path) if secret else {}
+    return requests.get(stack.base_url + path, headers=headers, verify=str(stack.certs.bundle), timeout=10)
+
+
+@pytest.mark.stack
+def test_answers_through_gunicorn_match_the_document(stack):
+    site_id, secret = stack.site["site_id"], stack.site["secret"]
+    booking = f"/v1/sites/{site_id}/bookings/123"
+    answers = [
+        (EVENTS, "post", 202, _stack_post(stack, signing.event(), msg_id="msg_stack")),
+        (EVENTS, "post", 200, _stack_post(stack, signing.event(), msg_id="msg_stack")),
+        (EVENTS, "post", 202, _stack_post(stack, signing.event(revision=1))),  # ignored
+        (EVENTS, "post", 400, _stack_post(stack, b"{")),
+        (EVENTS, "post", 401, _stack_post(stack, signing.event(), timestamp=int(time.time()) - 3600)),
+        (EVENTS, "post", 413, _stack_post(stack, signing.event(title="x" * (70 * 1024)))),
+        (EVENTS, "post", 415, _stack_post(stack, b"a=b", content_type="text/plain")),
+        (EVENTS, "post", 422, _stack_post(stack, signing.event(timezone="Mars/Olympus"))),
+        (BOOKING, "get", 200, _stack_get(stack, booking, secret)),
+        (BOOKING, "get", 401, _stack_get(stack, booking)),
+        (BOOKING, "get", 404, _stack_get(stack, f"/v1/sites/{site_id}/bookings/none", secret)),
+        ("/healthz", "get", 200, _stack_get(stack, "/healthz")),
+        ("/readyz", "get", 200, _stack_get(stack, "/readyz")),
+        ("/metrics", "get", 200, _stack_get(stack, "/metrics")),
+        ("/openapi.json", "get", 200, _stack_get(stack, "/openapi.json")),
+    ]
+    for path, method, status, answer in answers:
+        assert answer.status_code == status, (path, answer.status_code, answer.text[:300])
+        SPEC.check(path, method, status, answer.headers.get("Content-Type"), answer.content, answer.headers)
+    assert answers[2][3].json()["status"] == "ignored"
+    assert answers[-1][3].json() == document(stack.base_url)
