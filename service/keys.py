@@ -25,3 +25,41 @@ def idempotency(site_id: str, webhook_id: str) -> str:
 def booking(site_id: str, booking_id: str) -> str:
     """Hash: a booking's metadata (revision, state, timestamps, provider ids)."""
     return f"mb:s:{site_id}:bk:{booking_id}"
+
+
+def account(site_id: str, provider: str, staff_id: str) -> str:
+    """Hash: a linked account (status, scopes, sealed token, provider user id, timestamps); service.vault."""
+    return f"mb:s:{site_id}:acct:{provider}:{staff_id}"
+
+
+def accounts(site_id: str) -> str:
+    """Set: `{provider}:{staff_id}` of every account linked for the site."""
+    return f"mb:s:{site_id}:accts"
+
+
+def account_lock(site_id: str, provider: str, staff_id: str) -> str:
+    """String: the per-account lock held while a token is refreshed or revoked (service.tokens)."""
+    return f"mb:s:{site_id}:acctlock:{provider}:{staff_id}"
+
+
+def zoom_user(zoom_user_id: str) -> str:
+    """Set: the account keys linked to one Zoom user id. Global, not under a site's prefix, because
+    Zoom's `app_deauthorized` webhook names only the user; members may outlive an erased site, so
+    readers check that each member still exists."""
+    return f"mb:zu:{zoom_user_id}"
+
+
+def connect_link(token_hash: str) -> str:
+    """String (JSON, at most 10 minutes): an unused connect link, by SHA-256 of its token. Global
+    because the browser's URL carries only the token; it expires on its own."""
+    return f"mb:connect:{token_hash}"
+
+
+def oauth_state(state_hash: str) -> str:
+    """String (JSON, at most 10 minutes): a started consent, by SHA-256 of its OAuth `state`."""
+    return f"mb:oauth:{state_hash}"
+
+
+def request_seen(site_id: str, webhook_id: str) -> str:
+    """String: a signed request id already used (connect links), kept past the 5-minute tolerance."""
+    return f"mb:s:{site_id}:seen:{webhook_id}"
