@@ -36,11 +36,25 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     vault_keys.init_app(app)
     web.init_app(app)
 
-    from service import bookings, events, openapi, ops, sites_cli
+    from service import (
+        accounts_api,
+        bookings,
+        connect,
+        connect_api,
+        events,
+        oauth_callback,
+        openapi,
+        ops,
+        sites_cli,
+        vault_cli,
+    )
 
     for blueprint in (ops.bp, events.bp, bookings.bp, openapi.bp):
         app.register_blueprint(blueprint)
+    for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
+        app.register_blueprint(blueprint)
     app.cli.add_command(sites_cli.sites_group)
+    app.cli.add_command(vault_cli.vault_group)
 
     from workers import commands
 

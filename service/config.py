@@ -164,7 +164,12 @@ def load(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
         "ZOOM_WEBHOOK_SECRET_TOKEN": _text(environ, "ZOOM_WEBHOOK_SECRET_TOKEN"),
         "LOG_LEVEL": (_text(environ, "MEETBRIDGE_LOG_LEVEL") or "INFO").upper(),
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        "CONNECT_LINK_TTL": _int(environ, "MEETBRIDGE_CONNECT_LINK_TTL", 600, 1),
     }
+    if int(config["CONNECT_LINK_TTL"]) > 600:
+        raise ConfigError(
+            "MEETBRIDGE_CONNECT_LINK_TTL must be at most 600 (connect links live 10 minutes at most)"
+        )
     config.update(_providers(environ, mode))
     if config["REDIS_URL"] is None:
         config["REDIS_URL"] = f"unix://{folder / 'redis' / 'redis.sock'}"

@@ -64,6 +64,8 @@ def gunicorn_logconfig(level: str = "INFO") -> dict:
     """gunicorn's `logconfig_dict`: its own error log in the same JSON shape."""
     loggers = {
         "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-        "gunicorn.access": {"level": level, "handlers": ["stderr"], "propagate": False},
+        # No access log: the app logs each request itself, by route, without the query string (an
+        # OAuth callback's query carries the authorization code and state, which must never be logged).
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     }
     return _dict_config(level, loggers)
