@@ -43,14 +43,21 @@ def parse(output: str) -> Result:
 
 
 def run(
-    url: str, *, seconds: int = 10, connections: int = 16, threads: int = 1, script: str | None = None
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 16,
+    threads: int = 1,
+    script: str | None = None,
+    script_args: tuple[str, ...] = (),
 ) -> Result:
-    """Load `url` for `seconds` with `connections` keep-alive connections."""
+    """Load `url` for `seconds` with `connections` keep-alive connections (and a Lua `script`)."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     argv = [binary, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         argv[1:1] = ["-s", script]
+        argv += ["--", *script_args]
     output = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     return parse(output)

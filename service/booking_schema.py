@@ -33,11 +33,12 @@ import functools
 import json
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -118,6 +119,25 @@ EVENT_SCHEMA: dict[str, Any] = {
 
 Draft202012Validator.check_schema(EVENT_SCHEMA)
 _VALIDATOR = Draft202012Validator(EVENT_SCHEMA)
+
+
+def _compiled_fast_path() -> Callable[[object], object]:
+    """The same schema compiled to Python code by fastjsonschema: about 20 times faster than
+    jsonschema on a valid event, which is the common case on the hot path. It speaks Draft 7 (the
+    schema uses nothing newer) and, like jsonschema here, does not check `format`."""
+    draft7 = json.loads(json.dumps(EVENT_SCHEMA).replace(_DRAFT_2020_12, _DRAFT_7))
+    return fastjsonschema.compile(draft7, formats={"email": _any_string, "date-time": _any_string})
+
+
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_DRAFT_7 = "http://json-schema.org/draft-07/schema#"
+
+
+def _any_string(_value: str) -> bool:
+    return True
+
+
+_FAST_VALIDATE = _compiled_fast_path()
 
 _TIME_RE = re.compile(TIME_PATTERN)
 _PATTERN_MESSAGES = {
@@ -215,9 +235,11 @@ def validate_event(data: object) -> Event:
         SchemaError: the first offending field (jsonschema's `best_match`, then the date and time zone
             checks in a fixed order) and what is wrong with it.
     """
-    error = best_match(_VALIDATOR.iter_errors(data))
-    if error is not None:
-        raise SchemaError(*_describe(error))
+    if not _fast_valid(data):
+        # Only an invalid body pays for jsonschema, which names the best field to blame.
+        error = best_match(_VALIDATOR.iter_errors(data))
+        if error is not None:
+            raise SchemaError(*_describe(error))
     event = cast(Mapping[str, Any], data)  # the schema guarantees an object from here on
     booking: Mapping[str, Any] = event["booking"]
     start = _time(booking, "start")
@@ -231,6 +253,14 @@ def validate_event(data: object) -> Event:
     if zone is not None and zone not in _timezones():
         raise SchemaError("booking.timezone", "must be an IANA time zone name, e.g. Europe/Berlin")
     return Event(type=event["type"], booking=_booking(booking, start, end))
+
+
+def _fast_valid(data: object) -> bool:
+    try:
+        _FAST_VALIDATE(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def _time(booking: Mapping[str, Any], name: str) -> datetime | None:

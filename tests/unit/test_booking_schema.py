@@ -437,3 +437,29 @@ def test_arbitrary_json_returns_or_raises_schema_error(data):
 @given(mutated_events())
 def test_mutated_examples_return_or_raise_schema_error(data):
     _check(data)
+
+
+def _agree(data: object) -> None:
+    from service.booking_schema import _VALIDATOR, _fast_valid
+
+    assert _fast_valid(data) == _VALIDATOR.is_valid(data)
+
+
+@settings(max_examples=500, database=None, deadline=None)
+@given(mutated_events())
+def test_fast_path_agrees_with_jsonschema_on_mutated_events(data):
+    _agree(data)
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(json_values)
+def test_fast_path_agrees_with_jsonschema_on_arbitrary_json(data):
+    _agree(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"revision": 1.0}, {"revision": True}, {"revision": 2**53 + 1}, {"id": "123\n"}, {"title": ""}],
+)
+def test_fast_path_agrees_on_edge_values(change):
+    _agree({"type": "booking.created", "booking": {**EXAMPLE["booking"], **change}})
