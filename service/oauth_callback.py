@@ -56,6 +56,12 @@ def callback(provider: str):
         return _fail("state_mismatch")
     if not connect_links.browser_matches(consent, pages.browser_nonce()):
         return _fail("browser_mismatch")
+    r = redis_client.get()
+    if sites.load(r, vault_keys.get(), link.site_id) is None:
+        log.warning("%s callback for a site that was removed: %s", provider, link.site_id)
+        return pages.problem(
+            404, "This site is not connected to MeetBridge", "The site was removed meanwhile."
+        )
     error = request.args.get("error")
     if error:
         return _fail(error if error in KNOWN_ERRORS else "provider_error", error[:64])
@@ -69,11 +75,6 @@ def callback(provider: str):
         user_id = _zoom_user_id(p, token) if provider == "zoom" else None
     finally:
         client.close()
-    r = redis_client.get()
-    if sites.load(r, vault_keys.get(), link.site_id) is None:
-        return pages.problem(
-            404, "This site is not connected to MeetBridge", "The site was removed meanwhile."
-        )
     scopes = str(token.get("scope") or " ".join(p.scopes)).replace(",", " ").split()
     vault.save(r, vault_keys.get(), link.site_id, provider, link.staff_id, token, scopes, user_id)
     log.info("%s account linked for staff %s of site %s", provider, link.staff_id, link.site_id)
@@ -107,21 +108,11 @@ def _fail(reason: str, detail: str | None = None):
     return pages.outcome(link.return_url, "error", link.provider, link.staff_id, reason)
 
 
-def _unexpected_provider_answer():
-    return pages.problem(
-        502, "The provider did not answer as expected", "Nothing was linked; please try again."
-    )
-
-
 @bp.errorhandler(OAuthError)
 def _provider_refused(exc: OAuthError):
-    if "connect_link" not in g:
-        return _unexpected_provider_answer()
-    return _fail("provider_error", str(exc.error))
+    return _fail("provider_error", str(exc.error))  # raised only after g.connect_link is set
 
 
 @bp.errorhandler(requests.RequestException)
 def _provider_unreachable(exc: requests.RequestException):
-    if "connect_link" not in g:
-        return _unexpected_provider_answer()
     return _fail("provider_unreachable", type(exc).__name__)

@@ -76,6 +76,7 @@ def document(public_url: str) -> dict[str, Any]:
         "servers": [{"url": public_url.rstrip("/")}],
         "tags": [
             {"name": "sites", "description": "Called by WordPress sites; signed with the site's secret."},
+            {"name": "browser", "description": "Pages for a site admin's browser (connect screens)."},
             {"name": "operations", "description": "Health, readiness, metrics and this document."},
         ],
         "paths": _paths(),
@@ -151,6 +152,7 @@ def _paths() -> dict[str, Any]:
                 },
             ),
         },
+        **_linking_paths(),
         "/healthz": {
             "get": _operation(
                 "healthz",
@@ -198,6 +200,210 @@ def _paths() -> dict[str, Any]:
                 },
             ),
         },
+    }
+
+
+_PROVIDER = {"enum": ["google", "zoom"]}
+_STAFF_ID = {"type": "string", "pattern": booking_schema.ID_PATTERN, "minLength": 1, "maxLength": 64}
+_TIMESTAMP = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC."}
+
+
+def _html(description: str, location: bool = False) -> dict[str, Any]:
+    """An HTML page for a browser (or, with `location`, a 303 redirect whose body is a short HTML note)."""
+    answer = _response(description, {"text/html": {"schema": {"type": "string"}}})
+    if location:
+        answer["headers"]["Location"] = {
+            "description": "Where the browser goes next.",
+            "schema": {"type": "string"},
+        }
+    return answer
+
+
+def _linking_paths() -> dict[str, Any]:
+    """Linking accounts (DESIGN section 3): connect links, the connect screens, the OAuth callbacks and
+    the accounts API."""
+    return {
+        "/v1/sites/{site_id}/connect-links": {
+            "parameters": [_ref_param("SiteId")],
+            "post": _operation(
+                "createConnectLink",
+                "Get a link that starts linking a staff account",
+                "A single-use URL, valid for at most 10 minutes, for the site admin's browser: it explains "
+                "what will be linked, runs the provider's consent (OAuth 2.0 code flow with PKCE S256) and "
+                "sends the browser back to `return_url` with `meetbridge_status=connected|error`, "
+                "`provider`, `staff_id` and, on error, `reason` (`access_denied`, `provider_error`, "
+                "`provider_unreachable`, `browser_mismatch`, `state_mismatch`). `return_url` must be on the "
+                "site's registered origin. Each signed request (`webhook-id`) yields one link only.",
+                security="SiteSignature",
+                parameters=_signature_headers(),
+                request_body={
+                    "required": True,
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/ConnectLinkRequest"}}},
+                },
+                responses={
+                    "201": _json("The link.", {"$ref": "#/components/schemas/ConnectLink"}),
+                    "400": _error("The body is not valid JSON.", ["malformed_json"]),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error(*_UNKNOWN_SITE),
+                    "409": _error("This `webhook-id` was already used for a link.", ["replayed_request"]),
+                    "415": _error("The body is not `application/json`.", ["unsupported_media_type"]),
+                    "422": _error(
+                        "A field is missing, unknown or wrong (`field` names it); e.g. a `return_url` that "
+                        "is not on the site's origin.",
+                        ["invalid_request"],
+                        field=True,
+                    ),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+        },
+        "/connect/{token}": {
+            "parameters": [_ref_param("ConnectToken")],
+            "get": _operation(
+                "showConnectPage",
+                "The connect screen",
+                "An HTML page naming the site, the provider, what will be linked and what happens next, "
+                'with a "Continue" form (CSRF token; sets a short-lived HttpOnly browser cookie). Opening '
+                "it does not use the link up.",
+                tag="browser",
+                responses={
+                    "200": _html("The connect screen."),
+                    "404": _html("The site that made the link was removed."),
+                    "410": _html("The link was already used, has expired or never existed."),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+            "post": _operation(
+                "startConsent",
+                "Continue to the provider",
+                "The connect screen's form. Uses the link up (atomically), then redirects to the "
+                "provider's consent screen.",
+                tag="browser",
+                request_body={
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": _closed({"csrf": {"type": "string"}}),
+                        }
+                    },
+                },
+                responses={
+                    "303": _html("To the provider's consent screen.", location=True),
+                    "403": _html("The CSRF token or the browser cookie is missing or wrong; nothing used."),
+                    "404": _html("The site that made the link was removed."),
+                    "410": _html("The link was already used, has expired or never existed."),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+        },
+        "/oauth/{provider}/callback": {
+            "parameters": [_ref_param("Provider")],
+            "get": _operation(
+                "oauthCallback",
+                "The provider's redirect back",
+                "The redirect URI registered with Google (`/oauth/google/callback`) and Zoom "
+                "(`/oauth/zoom/callback`). Completes the consent started by the connect screen (same "
+                "browser, state used once) and sends the browser back to the site's `return_url` with the "
+                "outcome in the query.",
+                tag="browser",
+                responses={
+                    "303": _html("Back to the site's `return_url` with the outcome.", location=True),
+                    "400": _html("No consent started here matches `state` (unknown, used or expired)."),
+                    "404": _html("The site was removed while its admin was at the provider."),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+        },
+        "/v1/sites/{site_id}/accounts": {
+            "parameters": [_ref_param("SiteId")],
+            "get": _operation(
+                "listAccounts",
+                "Linked accounts",
+                "Every linked account of the site with its status (`needs_relink` when the provider no "
+                "longer accepts its grant). Never a token. Signed like the booking status (`GET {path}`).",
+                security="SiteRequestSignature",
+                parameters=_signature_headers(),
+                responses={
+                    "200": _json("The accounts.", {"$ref": "#/components/schemas/AccountList"}),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error(*_UNKNOWN_SITE),
+                    "503": _error(*_UNAVAILABLE),
+                },
+            ),
+        },
+        "/v1/sites/{site_id}/accounts/{provider}/{staff_id}": {
+            "parameters": [_ref_param("SiteId"), _ref_param("Provider"), _ref_param("StaffId")],
+            "delete": _operation(
+                "unlinkAccount",
+                "Unlink an account",
+                "Revokes the grant at the provider, then forgets the tokens. When the provider cannot be "
+                "reached the account is forgotten anyway and `revoked_at_provider` is false. Signed over "
+                "`DELETE {path}`.",
+                security="SiteRequestSignature",
+                parameters=_signature_headers(),
+                responses={
+                    "200": _json("Unlinked.", {"$ref": "#/components/schemas/Unlinked"}),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error("No such site, or no such linked account.", ["unknown_site", "not_linked"]),
+                    "503": _error(*_UNAVAILABLE, extra_codes=["busy"]),
+                },
+            ),
+        },
+    }
+
+
+def _linking_schemas() -> dict[str, Any]:
+    return {
+        "ConnectLinkRequest": _closed(
+            {
+                "provider": _PROVIDER,
+                "staff_id": {**_STAFF_ID, "description": "The staff member's id on the site."},
+                "return_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "maxLength": 2000,
+                    "description": "Where the browser returns; must be on the site's registered origin.",
+                },
+            }
+        ),
+        "ConnectLink": _closed(
+            {
+                "url": {"type": "string", "format": "uri", "description": "Open in the admin's browser."},
+                "expires_at": _TIMESTAMP,
+            }
+        ),
+        "Account": _closed(
+            {
+                "provider": _PROVIDER,
+                "staff_id": _STAFF_ID,
+                "status": {"enum": ["active", "needs_relink"]},
+                "scopes": {"type": "array", "items": {"type": "string"}},
+                "created_at": _TIMESTAMP,
+                "updated_at": _TIMESTAMP,
+            }
+        ),
+        "AccountList": _closed(
+            {"accounts": {"type": "array", "items": {"$ref": "#/components/schemas/Account"}}}
+        ),
+        "Unlinked": _closed(
+            {
+                "provider": _PROVIDER,
+                "staff_id": _STAFF_ID,
+                "deleted": {"const": True},
+                "revoked_at_provider": {"type": "boolean"},
+            }
+        ),
+    }
+
+
+def _linking_parameters() -> dict[str, Any]:
+    def path_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+    return {
+        "Provider": path_param("provider", "`google` or `zoom`.", _PROVIDER),
+        "StaffId": path_param("staff_id", "The staff member's id on the site.", {"type": "string"}),
+        "ConnectToken": path_param("token", "The random token of a connect link.", {"type": "string"}),
     }
 
 
@@ -266,6 +472,7 @@ def _components() -> dict[str, Any]:
                     "updated_at": _nullable("number", description="Unix seconds of the newest change."),
                 }
             ),
+            **_linking_schemas(),
             "Error": {
                 "type": "object",
                 "required": ["error", "message"],
@@ -292,6 +499,7 @@ def _components() -> dict[str, Any]:
                 "description": "The booking's id on the site (`booking.id` of its events).",
                 "schema": {"type": "string"},
             },
+            **_linking_parameters(),
             "WebhookId": _header_param(
                 "webhook-id",
                 "Unique message id; for events also the idempotency key.",

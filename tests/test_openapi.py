@@ -24,7 +24,17 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from service import booking_schema, create_app, keys, redis_client, sites, vault_keys
+from service import (
+    booking_schema,
+    connect_links,
+    connect_pages,
+    create_app,
+    keys,
+    redis_client,
+    sites,
+    vault,
+    vault_keys,
+)
 from service.bookings import join_url_aad
 from service.openapi import document
 from tests import processes, signing
@@ -377,6 +387,241 @@ def _metrics(h):
 @case("/openapi.json", "get", 200, "document", openapi="3.1.0")
 def _openapi(h):
     return h.client.get("/openapi.json")
+
+
+# --- linking accounts (issue 4) ---------------------------------------------------------------------------
+
+CONNECT_LINKS = "/v1/sites/{site_id}/connect-links"
+CONNECT = "/connect/{token}"
+CALLBACK = "/oauth/{provider}/callback"
+ACCOUNTS = "/v1/sites/{site_id}/accounts"
+ACCOUNT = "/v1/sites/{site_id}/accounts/{provider}/{staff_id}"
+
+
+def _link_body(h, **changes):
+    return {
+        "provider": "zoom",
+        "staff_id": "7",
+        "return_url": "https://shop.example.com/wp-admin/",
+        **changes,
+    }
+
+
+def _post_link(h, payload=None, **options):
+    path = f"/v1/sites/{h.site['site_id']}/connect-links"
+    return h.post_event(
+        _link_body(h) if payload is None else payload, path=options.pop("path", path), **options
+    )
+
+
+def _browser(h, app=None):
+    return (app or h.app).test_client(use_cookies=True)
+
+
+def _connect_path(h):
+    answer = _post_link(h)
+    assert answer.status_code == 201, answer.data
+    return "/connect/" + answer.get_json()["url"].rsplit("/", 1)[1]
+
+
+def _open_page(h, client, path):
+    page = client.get(path, base_url="https://localhost")
+    assert page.status_code == 200, page.data[:300]
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+
+
+def _started_consent(h, client):
+    """A consent started in `client`'s browser; returns the OAuth `state`."""
+    path = _connect_path(h)
+    answer = client.post(path, data={"csrf": _open_page(h, client, path)}, base_url="https://localhost")
+    assert answer.status_code == 303, answer.data[:300]
+    return re.search(r"[?&]state=([^&]+)", answer.headers["Location"]).group(1)
+
+
+def _signed(h, method, path, *, client=None, secret=None):
+    headers = signing.request_headers(secret or h.site["secret"], method, path)
+    return (client or h.client).open(path, method=method, headers=headers)
+
+
+def _linked_account(h):
+    with h.app.app_context():
+        token = {"access_token": "at", "refresh_token": "rt", "token_type": "bearer", "expires_in": 3600}
+        vault.save(redis_client.get(), vault_keys.get(), h.site["site_id"], "google", "7", token, ["s"])
+
+
+@case(CONNECT_LINKS, "post", 201, "created")
+def _link_created(h):
+    return _post_link(h)
+
+
+@case(CONNECT_LINKS, "post", 400, "malformed", error="malformed_json")
+def _link_malformed(h):
+    return _post_link(h, b'{"provider": ')
+
+
+@case(CONNECT_LINKS, "post", 401, "wrong_secret", error="bad_signature")
+def _link_wrong_secret(h):
+    return _post_link(h, secret="whsec_" + "A" * 44)
+
+
+@case(CONNECT_LINKS, "post", 404, "unknown_site", error="unknown_site")
+def _link_unknown_site(h):
+    return _post_link(h, path="/v1/sites/site_doesnotexist0000/connect-links")
+
+
+@case(CONNECT_LINKS, "post", 409, "replayed", error="replayed_request")
+def _link_replayed(h):
+    assert _post_link(h, msg_id="msg_link").status_code == 201
+    return _post_link(h, msg_id="msg_link")
+
+
+@case(CONNECT_LINKS, "post", 415, "form", error="unsupported_media_type")
+def _link_form(h):
+    return _post_link(h, b"provider=zoom", content_type="application/x-www-form-urlencoded")
+
+
+@case(CONNECT_LINKS, "post", 422, "foreign_return_url", error="invalid_request", field="return_url")
+def _link_foreign(h):
+    return _post_link(h, _link_body(h, return_url="https://evil.example.net/"))
+
+
+@case(CONNECT_LINKS, "post", 503, "redis_down", error="storage_unavailable")
+def _link_redis_down(h):
+    return _post_link(h, client=h.down.test_client())
+
+
+@case(CONNECT, "get", 200, "page")
+def _connect_page(h):
+    return _browser(h).get(_connect_path(h), base_url="https://localhost")
+
+
+@case(CONNECT, "get", 404, "site_removed")
+def _connect_page_site_gone(h):
+    path = _connect_path(h)
+    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    return _browser(h).get(path, base_url="https://localhost")
+
+
+@case(CONNECT, "get", 410, "unknown")
+def _connect_page_unknown(h):
+    return _browser(h).get("/connect/" + "A" * 43, base_url="https://localhost")
+
+
+@case(CONNECT, "get", 503, "redis_down", error="storage_unavailable")
+def _connect_page_redis_down(h):
+    return h.down.test_client().get("/connect/" + "A" * 43, base_url="https://localhost")
+
+
+@case(CONNECT, "post", 303, "to_provider")
+def _connect_continue(h):
+    client, path = _browser(h), _connect_path(h)
+    return client.post(path, data={"csrf": _open_page(h, client, path)}, base_url="https://localhost")
+
+
+@case(CONNECT, "post", 403, "no_csrf")
+def _connect_no_csrf(h):
+    return _browser(h).post(_connect_path(h), data={}, base_url="https://localhost")
+
+
+@case(CONNECT, "post", 404, "site_removed")
+def _connect_continue_site_gone(h):
+    client, path = _browser(h), _connect_path(h)
+    csrf = _open_page(h, client, path)
+    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    return client.post(path, data={"csrf": csrf}, base_url="https://localhost")
+
+
+@case(CONNECT, "post", 410, "used")
+def _connect_used(h):
+    client, path = _browser(h), _connect_path(h)
+    csrf = _open_page(h, client, path)
+    assert client.post(path, data={"csrf": csrf}, base_url="https://localhost").status_code == 303
+    return client.post(path, data={"csrf": csrf}, base_url="https://localhost")
+
+
+@case(CONNECT, "post", 503, "redis_down", error="storage_unavailable")
+def _connect_continue_redis_down(h):
+    client, path = _browser(h, h.down), _connect_path(h)
+    with h.down.test_request_context():
+        csrf = connect_pages.csrf_token(connect_links.digest(path.rsplit("/", 1)[1]), "n" * 32)
+    client.set_cookie(connect_pages.COOKIE, "n" * 32, domain="localhost", secure=True)
+    return client.post(path, data={"csrf": csrf}, base_url="https://localhost")
+
+
+@case(CALLBACK, "get", 303, "denied")
+def _callback_denied(h):
+    client = _browser(h)
+    state = _started_consent(h, client)
+    answer = client.get(
+        f"/oauth/zoom/callback?error=access_denied&state={state}", base_url="https://localhost"
+    )
+    assert "meetbridge_status=error" in answer.headers["Location"]
+    return answer
+
+
+@case(CALLBACK, "get", 400, "unknown_state")
+def _callback_unknown_state(h):
+    return _browser(h).get("/oauth/google/callback?code=x&state=" + "B" * 43, base_url="https://localhost")
+
+
+@case(CALLBACK, "get", 404, "site_removed")
+def _callback_site_gone(h):
+    client = _browser(h)
+    state = _started_consent(h, client)
+    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    return client.get(f"/oauth/zoom/callback?code=x&state={state}", base_url="https://localhost")
+
+
+@case(CALLBACK, "get", 503, "redis_down", error="storage_unavailable")
+def _callback_redis_down(h):
+    return h.down.test_client().get("/oauth/zoom/callback?state=" + "B" * 43, base_url="https://localhost")
+
+
+@case(ACCOUNTS, "get", 200, "list")
+def _accounts(h):
+    _linked_account(h)
+    answer = _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/accounts")
+    assert [a["provider"] for a in answer.get_json()["accounts"]] == ["google"]
+    return answer
+
+
+@case(ACCOUNTS, "get", 401, "wrong_secret", error="bad_signature")
+def _accounts_wrong_secret(h):
+    return _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/accounts", secret="whsec_" + "A" * 44)
+
+
+@case(ACCOUNTS, "get", 404, "unknown_site", error="unknown_site")
+def _accounts_unknown_site(h):
+    return _signed(h, "GET", "/v1/sites/site_doesnotexist0000/accounts")
+
+
+@case(ACCOUNTS, "get", 503, "redis_down", error="storage_unavailable")
+def _accounts_redis_down(h):
+    return _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/accounts", client=h.down.test_client())
+
+
+@case(ACCOUNT, "delete", 200, "unlinked", deleted=True)
+def _unlink(h):
+    _linked_account(h)
+    return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/accounts/google/7")
+
+
+@case(ACCOUNT, "delete", 401, "wrong_secret", error="bad_signature")
+def _unlink_wrong_secret(h):
+    return _signed(
+        h, "DELETE", f"/v1/sites/{h.site['site_id']}/accounts/google/7", secret="whsec_" + "A" * 44
+    )
+
+
+@case(ACCOUNT, "delete", 404, "not_linked", error="not_linked")
+def _unlink_not_linked(h):
+    return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/accounts/zoom/7")
+
+
+@case(ACCOUNT, "delete", 503, "redis_down", error="storage_unavailable")
+def _unlink_redis_down(h):
+    path = f"/v1/sites/{h.site['site_id']}/accounts/zoom/7"
+    return _signed(h, "DELETE", path, client=h.down.test_client())
 
 
 @pytest.fixture
