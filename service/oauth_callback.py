@@ -115,4 +115,5 @@ def _provider_refused(exc: OAuthError):
 
 @bp.errorhandler(requests.RequestException)
 def _provider_unreachable(exc: requests.RequestException):
-    return _fail("provider_unreachable", type(exc).__name__)
+    reason = "provider_error" if isinstance(exc, requests.HTTPError) else "provider_unreachable"
+    return _fail(reason, type(exc).__name__)
