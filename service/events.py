@@ -1,8 +1,9 @@
 """`POST /v1/sites/{site_id}/events`: booking events from WordPress, verified and durably queued.
 
 Order of checks: site and signature on the raw body (404/401, 413 when the body is over 64 KiB),
-then media type (415), JSON (400) and schema (422); then one Redis script records the id, the
-revision and the job together (202, or 200 with the first answer for a `webhook-id` already seen).
+then media type (415), JSON (400) and schema (422, also for arrays/objects nested more than
+`MAX_DEPTH` levels); then one Redis script records the id, the revision and the job together (202,
+or 200 with the first answer for a `webhook-id` already seen).
 Redis unreachable or out of memory: 503 and nothing written. Personal data (names, e-mails, title)
 goes into the job only sealed with the vault keys, and is never logged.
 """
@@ -30,6 +31,27 @@ def event_aad(site_id: str, booking_id: str, revision: int) -> bytes:
     return f"event|{site_id}|{booking_id}|{revision}".encode()
 
 
+MAX_DEPTH = 16
+"""Deepest nesting of arrays and objects looked at (a valid event has 3 levels). Deeper bodies are
+refused before jsonschema, whose error messages `repr()` the offending value recursively."""
+TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep"
+
+
+def _too_deep(data: object) -> bool:
+    """Whether `data` nests arrays/objects more than MAX_DEPTH levels (iteratively: no recursion)."""
+    level = [data] if isinstance(data, dict | list) else []  # the containers at nesting level 1
+    for _depth in range(MAX_DEPTH):
+        if not level:
+            return False
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
+
+
 def _intake() -> Intake:
     intake = current_app.extensions.get("meetbridge.intake")
     if intake is None:
@@ -51,6 +73,10 @@ def receive(site_id: str):
         data = json.loads(request.get_data(cache=True))
     except ValueError:
         return error_body(400, "malformed_json", "the body is not valid JSON")
+    except RecursionError:  # nested deeper than the interpreter's stack: certainly not an event
+        return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
+    if _too_deep(data):
+        return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
     try:
         event = booking_schema.validate_event(data)
     except booking_schema.SchemaError as exc:

@@ -91,6 +91,9 @@ def _unexpected(exc: Exception):
 
 def init_app(app: Flask) -> None:
     """Install the request hooks and error handlers on `app`."""
+    # `/v1/sites/x//events` is a 404 like any unknown path, not an HTML 308 to a merged path (which
+    # would also change the path a signed GET covers). Must be set before the routes are added.
+    app.url_map.merge_slashes = False
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_reset)
