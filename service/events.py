@@ -55,14 +55,17 @@ def _too_deep(data: object) -> bool:
 def _intake() -> Intake:
     intake = current_app.extensions.get("meetbridge.intake")
     if intake is None:
-        intake = current_app.extensions["meetbridge.intake"] = Intake(redis_client.get(), SYNC)
+        intake = current_app.extensions["meetbridge.intake"] = Intake(
+            redis_client.get(), SYNC, int(current_app.config["SYNC_JOB_TIMEOUT"])
+        )
     return intake
 
 
 @bp.post("/v1/sites/<site_id>/events")
 def receive(site_id: str):
     try:
-        site, webhook_id = site_auth.authenticate(site_id)
+        # The script below checks the site's version itself, in the round trip that accepts the event.
+        site, webhook_id = site_auth.authenticate(site_id, check_version=False)
     except site_auth.AuthError as exc:
         return error_body(exc.status, exc.code, exc.message)
     if request.mimetype != "application/json":

@@ -19,3 +19,29 @@ class TokenBusy(Exception):
 
 class ProviderUnavailable(Exception):
     """The provider could not be reached or answered with a server error; retry later."""
+
+
+class RateLimited(Exception):
+    """The provider asked us to slow down (429, Google's rate-limit 403s); retry after `retry_after`
+    seconds (None: the provider did not say)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unauthorized(Exception):
+    """The provider rejected the access token (401): refresh once, then retry."""
+
+
+class Gone(Exception):
+    """The resource does not exist (any more) at the provider: 404, or Google's 410 for a deleted event."""
+
+
+class Conflict(Exception):
+    """The resource already exists (Google's 409 for a client-chosen event id, deleted ones included)."""
+
+
+class ProviderRejected(Exception):
+    """The provider refused the request for good (a 4xx other than the ones above); the message says why
+    in words a site admin can act on."""

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 import redis
-from rq import Queue
+from rq import Callback, Queue, Retry
 
 from service import keys
 
@@ -25,6 +25,25 @@ IDEMPOTENCY_SECONDS = 73 * 3600
 SYNC_JOB = "workers.sync.sync_booking"
 #: How long a failed job (and the sealed personal data in its payload) is kept for inspection.
 FAILURE_TTL = 7 * 24 * 3600
+#: RQ retries of a sync job that crashed (a bug, a killed worker); after the last, the booking is failed.
+CRASH_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
+
+
+def sync_job_options(timeout: int, *, enqueue_in: bool = False) -> dict:
+    """RQ options of every sync job, whether queued by the intake or postponed by a worker.
+
+    Args:
+        timeout: seconds the job may run.
+        enqueue_in: name the timeout as `Queue.enqueue_in` wants it (`job_timeout`), not `create_job`.
+    """
+    return {
+        ("job_timeout" if enqueue_in else "timeout"): timeout,
+        "result_ttl": 3600,
+        "failure_ttl": FAILURE_TTL,
+        "retry": Retry(max=len(CRASH_RETRY_INTERVALS), interval=CRASH_RETRY_INTERVALS),
+        "on_failure": Callback("workers.sync.on_sync_failure"),
+    }
+
 
 _SCRIPT = """
 if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return {'stale_site'} end
@@ -67,8 +86,9 @@ class Outcome:
 class Intake:
     """Per-process: the registered script and the RQ queue (which caches the Redis version)."""
 
-    def __init__(self, connection: redis.Redis, queue_name: str):
+    def __init__(self, connection: redis.Redis, queue_name: str, job_timeout: int):
         self.connection = connection
+        self.job_options = sync_job_options(job_timeout)
         self.queue = Queue(queue_name, connection=connection)
         self.script = connection.register_script(_SCRIPT)
 
@@ -127,9 +147,7 @@ class Intake:
             SYNC_JOB,
             args=(site_id, booking_id, revision, event_type, sealed),
             description=f"sync {event_type}",
-            timeout=300,
-            result_ttl=3600,
-            failure_ttl=FAILURE_TTL,
+            **self.job_options,
         )
         recorder = self.connection.pipeline(transaction=False)
         self.queue.enqueue_job(job, pipeline=recorder)

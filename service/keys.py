@@ -63,3 +63,17 @@ def oauth_state(state_hash: str) -> str:
 def request_seen(site_id: str, webhook_id: str) -> str:
     """String: a signed request id already used (connect links), kept past the 5-minute tolerance."""
     return f"mb:s:{site_id}:seen:{webhook_id}"
+
+
+def booking_lock(site_id: str, booking_id: str) -> str:
+    """String: held while one sync job works on the booking (one job at a time per booking)."""
+    return f"mb:s:{site_id}:bklock:{booking_id}"
+
+
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's Zoom meeting may be deleted
+#: (end plus the site's grace period); read by cleanup.
+MEETINGS_DUE = "mb:idx:meetings"
+
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's metadata must be purged
+#: (end plus the site's retention window); read by cleanup.
+RETENTION_DUE = "mb:idx:retention"

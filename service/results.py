@@ -1,7 +1,7 @@
 """Queueing a signed result for a site (`account.needs_relink`, later the booking results).
 
 The job is `workers.deliver.deliver_result`; it retries with exponential backoff for more than 24
-hours (DESIGN section 3). `data` carries ids and states only, never personal data.
+hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import redis
 from rq import Queue, Retry
 
+from service import vault_keys
 from workers.queues import DELIVER
 
 log = logging.getLogger(__name__)
@@ -27,25 +28,41 @@ FAILURE_TTL = 7 * 24 * 3600
 """How long a delivery that gave up is kept for inspection."""
 
 
-def enqueue_result(connection: redis.Redis, site_id: str, event_type: str, data: dict[str, Any]) -> str:
+def result_aad(site_id: str, message_id: str) -> bytes:
+    """Associated data of a queued result's sealed `data`."""
+    return f"result|{site_id}|{message_id}".encode()
+
+
+def enqueue_result(
+    connection: redis.Redis,
+    site_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    pipeline: redis.client.Pipeline | None = None,
+) -> str:
     """Queue the delivery of one result to the site.
 
     Args:
         connection: Redis.
         site_id: the site to tell.
-        event_type: e.g. `account.needs_relink`.
-        data: the event's `data` object (ids and states only).
+        event_type: e.g. `account.needs_relink`, `booking.synced`.
+        data: the event's `data` object. It is sealed with the vault keys inside the job (a booking
+            result carries the join link), so nothing of it is in Redis or in RQ's logs in the clear.
+        pipeline: queue the job as part of this (transactional) pipeline instead of at once.
 
     Returns:
         The message id, the `webhook-id` of every delivery attempt of this result.
     """
     message_id = f"msg_{uuid.uuid4().hex}"
+    sealed = vault_keys.get().seal_json(data, result_aad(site_id, message_id))
     Queue(DELIVER, connection=connection).enqueue(
         DELIVER_JOB,
         site_id,
         message_id,
         event_type,
-        data,
+        sealed,
+        pipeline=pipeline,
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         failure_ttl=FAILURE_TTL,
         result_ttl=3600,

@@ -108,8 +108,9 @@ def test_invalid_grant_marks_needs_relink_tells_the_site_once_and_keeps_the_acco
     jobs = delivery_jobs()
     assert len(jobs) == 1
     assert jobs[0].func_name == "workers.deliver.deliver_result"
-    site_id, message_id, event_type, data = jobs[0].args
+    site_id, message_id, event_type, sealed = jobs[0].args
     assert (site_id, event_type) == (site["site_id"], "account.needs_relink")
+    data, _stale = vault_keys.get().open_json(sealed, results.result_aad(site_id, message_id))
     assert data == {"provider": "zoom", "staff_id": "7", "reason": "invalid_grant"}
     assert sum(jobs[0].retry_intervals) >= 24 * 3600 and jobs[0].retries_left == len(results.RETRY_INTERVALS)
 
@@ -154,7 +155,8 @@ def test_deliver_result_posts_a_signed_body_with_the_current_secret(site):
     callback = "https://shop.example.com/wp-json/meetbridge/v1/results"
     responses.post(callback, status=204)
     data = {"provider": "zoom", "staff_id": "7", "reason": "invalid_grant"}
-    assert deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", data) == 204
+    sealed = vault_keys.get().seal_json(data, results.result_aad(site["site_id"], "msg_abc"))
+    assert deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed) == 204
     request = responses.calls[0].request
     secret = webhooks.secret_bytes(site["secret"])
     assert webhooks.verify([secret], request.headers, request.body) == "msg_abc"
@@ -169,11 +171,12 @@ def test_deliver_result_posts_a_signed_body_with_the_current_secret(site):
 def test_deliver_result_raises_for_rq_to_retry(site, answer):
     responses.post("https://shop.example.com/wp-json/meetbridge/v1/results", **answer)
     with pytest.raises(deliver.DeliveryFailed):
-        deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", {})
+        sealed = vault_keys.get().seal_json({}, results.result_aad(site["site_id"], "msg_abc"))
+        deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed)
 
 
 def test_delivery_to_a_removed_site_ends_quietly(ctx):
-    assert deliver.deliver_result("site_gone000000000000", "msg_x", "account.needs_relink", {}) == 0
+    assert deliver.deliver_result("site_gone000000000000", "msg_x", "account.needs_relink", b"") == 0
 
 
 def test_retry_schedule_covers_more_than_a_day():

@@ -7,27 +7,42 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from flask import Flask, current_app
-from rq import Worker
 from rq.cron import CronScheduler
+from rq.worker_pool import WorkerPool
 
 from service import redis_client
 from workers import queues
+from workers.worker import MeetBridgeWorker
 
 log = logging.getLogger(__name__)
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
-@click.option("--name", default=None, help="Worker name (default: RQ's, host and pid).")
-def worker_command(burst: bool, name: str | None) -> None:
-    """Run an RQ worker on the sync, deliver and maintenance queues."""
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=lambda: int(os.environ.get("MEETBRIDGE_WORKER_PROCESSES", "4")),
+    show_default="MEETBRIDGE_WORKER_PROCESSES or 4",
+    help="Worker processes, each running one job at a time.",
+)
+def worker_command(burst: bool, processes: int) -> None:
+    """Run RQ workers (with RQ's scheduler) on the sync, deliver and maintenance queues."""
     connection = redis_client.get()
-    worker = Worker(queues.all_queues(connection), connection=connection, name=name)
-    log.info("worker %s listening on %s", worker.name, ", ".join(queues.ALL))
-    worker.work(burst=burst, with_scheduler=True, logging_level=current_app.config["LOG_LEVEL"])
+    level = current_app.config["LOG_LEVEL"]
+    log.info("%d worker process(es) listening on %s", processes, ", ".join(queues.ALL))
+    if processes == 1:
+        worker = MeetBridgeWorker(queues.all_queues(connection), connection=connection)
+        worker.work(burst=burst, with_scheduler=True, logging_level=level)
+        return
+    pool = WorkerPool(
+        list(queues.ALL), connection=connection, num_workers=processes, worker_class=MeetBridgeWorker
+    )
+    pool.start(burst=burst, logging_level=level)
 
 
 @click.command("cron")

@@ -11,13 +11,12 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import requests
 from flask import current_app
 from rq import get_current_job
 
-from service import redis_client, sites, vault_keys, webhooks
+from service import redis_client, results, sites, vault_keys, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class DeliveryFailed(Exception):
     """The site did not acknowledge the result with a 2xx; RQ retries the job."""
 
 
-def deliver_result(site_id: str, message_id: str, event_type: str, data: dict[str, Any]) -> int:
+def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes) -> int:
     """POST one signed result to the site's callback URL.
 
     Returns:
@@ -42,6 +41,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, data: dict[st
     if site is None:
         log.warning("result %s not delivered: site %s no longer exists", message_id, site_id)
         return 0
+    data, _stale = vault_keys.get(current_app).open_json(sealed, results.result_aad(site_id, message_id))
     body = json.dumps(
         {"type": event_type, "timestamp": _queued_at(), "data": data}, separators=(",", ":")
     ).encode()
@@ -49,7 +49,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, data: dict[st
     headers = webhooks.signature_headers(current_secret, message_id, int(time.time()), body)
     headers["Content-Type"] = "application/json"
     try:
-        answer = requests.post(
+        answer = _session().post(
             site.callback_url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
         )
     except requests.RequestException as exc:
@@ -60,6 +60,14 @@ def deliver_result(site_id: str, message_id: str, event_type: str, data: dict[st
         raise DeliveryFailed(f"the site answered HTTP {answer.status_code}")
     log.info("result %s %s delivered to site %s", event_type, message_id, site_id)
     return answer.status_code
+
+
+def _session() -> requests.Session:
+    """One session per worker process: connections to sites are reused between deliveries."""
+    session = current_app.extensions.get("meetbridge.deliver_session")
+    if session is None:
+        session = current_app.extensions["meetbridge.deliver_session"] = requests.Session()
+    return session
 
 
 def _queued_at() -> str:

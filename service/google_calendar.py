@@ -1,0 +1,114 @@
+"""Google Calendar events through google-api-python-client: static discovery, built once per process.
+
+The service object is built once (`GOOGLE_CALENDAR_API_ENDPOINT` as its api_endpoint, so the same
+code talks to Google or to the sandbox) and every call carries the account's access token through a
+tiny bearer wrapper around one shared `httplib2.Http` (connections are reused between jobs). Errors
+map to the project's exceptions: 401 `Unauthorized`; 403 `rateLimitExceeded`/`userRateLimitExceeded`
+and 429 `RateLimited`; 404/410 `Gone`; 409 `Conflict`; 5xx and transport errors
+`ProviderUnavailable`; any other 4xx `ProviderRejected`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import httplib2
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from service.exceptions import (
+    Conflict,
+    Gone,
+    ProviderRejected,
+    ProviderUnavailable,
+    RateLimited,
+    Unauthorized,
+)
+
+TIMEOUT = 10
+_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+
+
+def event_id(site_id: str, booking_id: str) -> str:
+    """The booking's deterministic Google event id: base32hex (a-v, 0-9), 32 characters."""
+    digest = hashlib.sha256(f"meetbridge|{site_id}|{booking_id}".encode()).digest()[:20]
+    return base64.b32hexencode(digest).decode().lower()
+
+
+class _Bearer:
+    """An httplib2-compatible object that adds one account's bearer token to every request."""
+
+    def __init__(self, http: httplib2.Http, token: str):
+        self._http = http
+        self._token = token
+
+    def request(self, uri, method="GET", body=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        headers["authorization"] = f"Bearer {self._token}"
+        return self._http.request(uri, method=method, body=body, headers=headers, **kwargs)
+
+
+class GoogleCalendar:
+    """Events of a calendar, for whichever account's token is passed."""
+
+    def __init__(self, api_endpoint: str, timeout: float = TIMEOUT):
+        self._http = httplib2.Http(timeout=timeout)
+        self._service = build(
+            "calendar",
+            "v3",
+            http=self._http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": api_endpoint},
+        )
+
+    def insert(self, token: str, calendar_id: str, body: dict, send_updates: str) -> dict[str, Any]:
+        request = self._service.events().insert(calendarId=calendar_id, body=body, sendUpdates=send_updates)
+        return self._execute(request, token)
+
+    def get(self, token: str, calendar_id: str, event_id: str) -> dict[str, Any]:
+        return self._execute(self._service.events().get(calendarId=calendar_id, eventId=event_id), token)
+
+    def update(
+        self, token: str, calendar_id: str, event_id: str, body: dict, send_updates: str
+    ) -> dict[str, Any]:
+        request = self._service.events().update(
+            calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates
+        )
+        return self._execute(request, token)
+
+    def delete(self, token: str, calendar_id: str, event_id: str, send_updates: str) -> None:
+        request = self._service.events().delete(
+            calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
+        )
+        self._execute(request, token)
+
+    def _execute(self, request, token: str):
+        try:
+            return request.execute(http=_Bearer(self._http, token))
+        except HttpError as exc:
+            raise _error(exc) from None
+        except (TimeoutError, httplib2.HttpLib2Error, OSError) as exc:
+            raise ProviderUnavailable(
+                f"Google Calendar could not be reached ({type(exc).__name__})"
+            ) from None
+
+
+def _error(exc: HttpError) -> Exception:
+    status = exc.status_code
+    reasons = {detail.get("reason") for detail in (exc.error_details or []) if isinstance(detail, dict)}
+    message = str(exc.reason or "no details")[:300]
+    if status == 401:
+        return Unauthorized(f"Google rejected the access token: {message}")
+    if status == 429 or (status == 403 and reasons & _RATE_LIMIT_REASONS):
+        retry_after = exc.resp.get("retry-after")
+        return RateLimited(f"Google rate limit: {message}", float(retry_after) if retry_after else None)
+    if status in (404, 410):
+        return Gone(f"Google Calendar: {message}")
+    if status == 409:
+        return Conflict(f"Google Calendar: {message}")
+    if status >= 500:
+        return ProviderUnavailable(f"Google Calendar answered {status}")
+    return ProviderRejected(f"Google Calendar refused the request ({status}): {message}")

@@ -1,0 +1,181 @@
+"""The sync job: turn an accepted booking event into the right Zoom meeting and Google Calendar event,
+exactly once on RQ's at-least-once delivery, and tell the site what happened.
+
+One job at a time per booking (a Redis lock); an event older than the newest accepted one, or one
+already applied, is skipped (each event carries the booking's whole state, so applying the newest is
+enough). Side effects are idempotent: the Zoom meeting is created only after an intent is recorded,
+and a retry after a crash finds the meeting it may have created by the marker in its agenda; the
+Google event has a deterministic id, and a 409 is answered by reading the event. The outcome, the
+booking's metadata and the result for the site are written in one Redis transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from rq import Queue
+
+from service import intake, keys, redis_client, results, site_settings, vault_keys
+from service.events import event_aad
+from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected, TokenBusy
+from workers import meeting, providers
+from workers.queues import SYNC
+
+log = logging.getLogger(__name__)
+
+#: A booking whose job was postponed this many times (about a day of backoff) is given up as failed.
+MAX_POSTPONES = 60
+PERMANENT = (NeedsRelink, AccountNotLinked, ProviderRejected)
+
+
+def job_timeout() -> int:
+    """Seconds a sync job may run (MEETBRIDGE_SYNC_JOB_TIMEOUT)."""
+    return int(current_app.config["SYNC_JOB_TIMEOUT"])
+
+
+def sync_booking(
+    site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int = 0
+) -> str:
+    """Apply one booking event. Returns what happened (`synced`, `failed`, `cancelled`, `superseded`, …)."""
+    r = redis_client.get()
+    lock = r.lock(
+        keys.booking_lock(site_id, booking_id), timeout=job_timeout() + 15, blocking_timeout=job_timeout() / 2
+    )
+    if not lock.acquire():
+        _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, "another sync is running", 5)
+        return "busy"
+    try:
+        return _sync_locked(r, site_id, booking_id, revision, event_type, sealed, attempt)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("booking lock of %s/%s had expired", site_id, booking_id)
+
+
+def _sync_locked(
+    r: redis.Redis, site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int
+) -> str:
+    key = keys.booking(site_id, booking_id)
+    record = r.hgetall(key)
+    if not record or not r.exists(keys.site(site_id)):
+        log.info("booking %s/%s rev %s: erased, nothing to do", site_id, booking_id, revision)
+        return "erased"
+    if revision < int(record.get(b"rev", 0)) or revision <= int(record.get(b"applied", 0)):
+        log.info("booking %s/%s rev %s: superseded or already applied", site_id, booking_id, revision)
+        return "superseded"
+    plain, _stale = vault_keys.get().open(sealed, event_aad(site_id, booking_id, revision))
+    booking = json.loads(plain)
+    settings = site_settings.load(r, site_id)
+    work = meeting.Work(r, site_id, booking_id, booking, record, settings)
+    try:
+        outcome = work.cancel() if event_type == "booking.cancelled" else work.apply()
+    except providers.Postpone as exc:
+        _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, exc.reason, exc.delay)
+        return "postponed"
+    except TokenBusy as exc:
+        _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, str(exc), 10)
+        return "postponed"
+    except (*PERMANENT, Gone, Conflict) as exc:
+        outcome = work.failed(str(exc))
+    settle(r, site_id, booking_id, revision, outcome, settings)
+    log.info("booking %s/%s rev %s: %s", site_id, booking_id, revision, outcome.state)
+    return outcome.state
+
+
+def _postpone(
+    r, site_id, booking_id, revision, event_type, sealed, attempt, reason: str, delay: float
+) -> None:
+    if attempt >= MAX_POSTPONES:
+        settle(
+            r,
+            site_id,
+            booking_id,
+            revision,
+            meeting.Outcome.failure(f"gave up after {attempt} attempts: {reason}"),
+        )
+        return
+    delay = max(1.0, delay)
+    r.hset(keys.booking(site_id, booking_id), mapping={"error": f"retrying in {delay:.0f}s: {reason}"[:500]})
+    Queue(SYNC, connection=r).enqueue_in(
+        timedelta(seconds=delay),
+        "workers.sync.sync_booking",
+        args=(site_id, booking_id, revision, event_type, sealed, attempt + 1),
+        description=f"sync {event_type} (attempt {attempt + 2})",
+        **intake.sync_job_options(job_timeout(), enqueue_in=True),
+    )
+    log.info("booking %s/%s rev %s postponed %.0fs: %s", site_id, booking_id, revision, delay, reason)
+
+
+def settle(
+    r: redis.Redis,
+    site_id: str,
+    booking_id: str,
+    revision: int,
+    outcome: meeting.Outcome,
+    settings: dict | None = None,
+) -> None:
+    """Write the outcome, the cleanup indices and the site's result in one transaction."""
+    settings = settings or site_settings.load(r, site_id)
+    key = keys.booking(site_id, booking_id)
+    member = f"{site_id}|{booking_id}"
+    keyring = vault_keys.get()
+    with r.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                if not pipe.exists(key):
+                    return  # erased meanwhile
+                newest = int(pipe.hget(key, "rev") or 0)
+                fields = {"applied": revision, "updated": int(time.time()), "error": outcome.error or ""}
+                if revision >= newest:
+                    fields["state"] = outcome.state
+                fields.update(outcome.metadata(keyring, site_id, booking_id))
+                pipe.multi()
+                pipe.hset(key, mapping=fields)
+                if outcome.cleared:
+                    pipe.hdel(key, *outcome.cleared)
+                _index(pipe, member, outcome, settings)
+                results.enqueue_result(
+                    r,
+                    site_id,
+                    outcome.result_type,
+                    outcome.result(site_id, booking_id, revision),
+                    pipeline=pipe,
+                )
+                pipe.execute()
+                return
+            except redis.WatchError:
+                continue
+
+
+def _index(pipe, member: str, outcome: meeting.Outcome, settings: dict) -> None:
+    if outcome.end is None:
+        return
+    if outcome.zoom_id and outcome.state == "synced":
+        pipe.zadd(keys.MEETINGS_DUE, {member: outcome.end + 60 * int(settings["grace_minutes"])})
+    elif outcome.state == "cancelled":
+        pipe.zrem(keys.MEETINGS_DUE, member)
+    pipe.zadd(keys.RETENTION_DUE, {member: outcome.end + 86400 * int(settings["retention_days"])})
+
+
+def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ's failure callback: once a crashed job has no retries left, the booking is failed, not lost."""
+    if job.retries_left:
+        return
+    site_id, booking_id, revision = job.args[0], job.args[1], job.args[2]
+    reason = f"internal error ({exc_type.__name__}); the operator has been told"
+    log.error(
+        "booking %s/%s rev %s: job %s failed for good: %s",
+        site_id,
+        booking_id,
+        revision,
+        job.id,
+        exc_type.__name__,
+    )
+    settle(connection, site_id, booking_id, revision, meeting.Outcome.failure(reason))

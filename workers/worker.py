@@ -1,0 +1,32 @@
+"""The worker class: RQ's SimpleWorker (jobs run in the worker process itself, no fork per job), so
+provider clients and their connections live as long as the process, and a pool of these processes
+gives the concurrency that slow provider calls need.
+
+A job whose worker died is found by another worker's maintenance once its heartbeat lapses, and is
+retried (its `Retry`); `ABANDONED_GRACE` shortens RQ's fixed minute of grace after the job timeout.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rq import SimpleWorker
+from rq.defaults import DEFAULT_WORKER_TTL
+
+#: Seconds after a job's timeout before a job whose worker vanished counts as abandoned.
+ABANDONED_GRACE = 15
+#: Seconds between a worker's maintenance runs (RQ's default is 10 minutes).
+MAINTENANCE_INTERVAL = int(os.environ.get("MEETBRIDGE_WORKER_MAINTENANCE_INTERVAL", "30"))
+
+
+class MeetBridgeWorker(SimpleWorker):
+    """SimpleWorker with prompt recovery of jobs whose worker was killed."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job) -> int:
+        if job.timeout == -1:
+            return DEFAULT_WORKER_TTL
+        return int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE
