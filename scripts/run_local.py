@@ -52,6 +52,7 @@ def _environment(folder: Path) -> dict[str, str]:
     env.setdefault("PORT", "8443")
     env.setdefault("SANDBOX_PORT", "8444")
     env.setdefault("WEB_CONCURRENCY", "2")
+    env.setdefault("MEETBRIDGE_WORKER_PROCESSES", "2")
     env["MEETBRIDGE_DATA_DIR"] = str(folder)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
@@ -83,7 +84,7 @@ def _banner(env: dict[str, str], settings: dict, with_sandbox: bool) -> str:
         "",
         "MeetBridge is up.",
         f"  web      {public}  (gunicorn, TLS 1.3 only; /readyz /healthz /metrics)",
-        "  worker   RQ worker on queues sync, deliver, maintenance",
+        f"  worker   {env['MEETBRIDGE_WORKER_PROCESSES']} RQ worker processes on queues sync, deliver, maintenance",
         "  cron     RQ cron scheduler (workers/schedule.py)",
         f"  redis    {settings['REDIS_URL']}" + ("  (embedded)" if settings.get("EMBEDDED_REDIS") else ""),
     ]

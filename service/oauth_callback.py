@@ -82,7 +82,7 @@ def callback(provider: str):
 
 
 def _zoom_user_id(p: oauth_clients.Provider, token: dict) -> str:
-    session = oauth_clients.api_session(p, token)
+    session = oauth_clients.api_session(p, token, leeway=0)  # just issued, however short-lived
     try:
         answer = session.get(p.api_url("users/me"))
     finally:

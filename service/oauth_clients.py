@@ -121,8 +121,9 @@ def client(
     )
 
 
-def api_session(p: Provider, token: dict) -> OAuth2Session:
-    """A session that calls the provider's API with `token` as the bearer (30 s leeway before expiry)."""
-    session = OAuth2Session(client_id=p.client_id, token=token, leeway=30, default_timeout=HTTP_TIMEOUT)
+def api_session(p: Provider, token: dict, leeway: int = 30) -> OAuth2Session:
+    """A session that calls the provider's API with `token` as the bearer; Authlib refuses to send a token
+    within `leeway` seconds of its expiry (workers get tokens valid for at least a minute)."""
+    session = OAuth2Session(client_id=p.client_id, token=token, leeway=leeway, default_timeout=HTTP_TIMEOUT)
     session.max_redirects = 0
     return session

@@ -164,6 +164,8 @@ class Stack:
             "SSL_CERT_FILE": str(self.certs.bundle),
             "HTTPLIB2_CA_CERTS": str(self.certs.bundle),
             "WEB_CONCURRENCY": "2",
+            "MEETBRIDGE_WORKER_PROCESSES": "1",
+            "MEETBRIDGE_WORKER_MAINTENANCE_INTERVAL": "5",
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
             **env,
