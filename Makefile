@@ -9,6 +9,7 @@ help:
 	@echo "make run          the whole system locally (embedded Redis, TLS, sandbox, web, worker, cron)"
 	@echo "make test         every test suite, lint included (what CI runs)"
 	@echo "make bench        benchmarks -> bench/REPORT.md"
+	@echo "make screenshots  connect screens -> docs/screenshots/ (needs Debian's chromium)"
 	@echo "make lint/format  ruff"
 
 $(BIN)/activate:
@@ -39,6 +40,9 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
+
+screenshots: $(VENV)/.dev
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf var .pytest_cache
