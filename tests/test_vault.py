@@ -124,7 +124,7 @@ def test_vault_rotate_rewraps_tokens_and_site_secrets_then_the_old_key_can_go(re
     result = rotating.test_cli_runner().invoke(args=["vault", "rotate"])
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)
-    assert (counts["scanned"], counts["rewrapped"], counts["failed"]) == (3, 3, 0)
+    assert (counts["scanned"], counts["rewrapped"], counts["failed"], counts["pending_jobs"]) == (3, 3, 0, 0)
     assert counts["by_kind"]["site_secrets"]["rewrapped"] == 1
     assert counts["by_kind"]["account_tokens"]["rewrapped"] == 2
     again = json.loads(rotating.test_cli_runner().invoke(args=["vault", "rotate"]).output)
