@@ -10,6 +10,7 @@ import re
 from flask import Blueprint, jsonify
 
 from service import keys, redis_client, site_auth, vault_keys
+from service.google_calendar import event_id
 from service.web import error_body
 
 bp = Blueprint("bookings", __name__)
@@ -30,20 +31,31 @@ def join_url_aad(site_id: str, booking_id: str) -> bytes:
     return f"join-url|{site_id}|{booking_id}".encode()
 
 
+def link_aad(site_id: str, booking_id: str) -> bytes:
+    """Associated data of a booking's sealed Google event link (the link encodes the organizer's e-mail)."""
+    return f"event-link|{site_id}|{booking_id}".encode()
+
+
+def _unseal(sealed: bytes | None, aad: bytes) -> str | None:
+    if not sealed:
+        return None
+    plain, _stale = vault_keys.get().open(sealed, aad)
+    return plain.decode()
+
+
 def describe(site_id: str, booking_id: str, record: dict[bytes, bytes]) -> dict:
-    """The public view of a booking's metadata hash (the join URL unsealed)."""
+    """The public view of a booking's metadata hash (join URL and event link unsealed)."""
     field = record.get
-    join_url = None
-    if field(b"join"):
-        plain, _stale = vault_keys.get().open(field(b"join"), join_url_aad(site_id, booking_id))
-        join_url = plain.decode()
+    join_url = _unseal(field(b"join"), join_url_aad(site_id, booking_id))
+    html_link = _unseal(field(b"glink"), link_aad(site_id, booking_id))
+    google_id = event_id(site_id, booking_id) if field(b"gcal") or html_link else None
     return {
         "booking_id": booking_id,
         "state": _text(field(b"state")),
         "revision": int(field(b"rev") or 0),
         "last_event": _text(field(b"event")),
         "zoom": {"meeting_id": _text(field(b"zoom_id")), "join_url": join_url},
-        "google": {"event_id": _text(field(b"gcal_id")), "html_link": _text(field(b"gcal_link"))},
+        "google": {"event_id": google_id, "html_link": html_link},
         "last_error": _text(field(b"error")),
         "start": _number(field(b"start")),
         "end": _number(field(b"end")),

@@ -165,6 +165,7 @@ def load(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
         "LOG_LEVEL": (_text(environ, "MEETBRIDGE_LOG_LEVEL") or "INFO").upper(),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SYNC_JOB_TIMEOUT": _int(environ, "MEETBRIDGE_SYNC_JOB_TIMEOUT", 120, 5),
+        "FAULT_INJECTION": mode == "development" and _text(environ, "MEETBRIDGE_FAULT_INJECTION") == "1",
         "CONNECT_LINK_TTL": _int(environ, "MEETBRIDGE_CONNECT_LINK_TTL", 600, 1),
     }
     if int(config["CONNECT_LINK_TTL"]) > 600:

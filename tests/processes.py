@@ -234,3 +234,34 @@ class Stack:
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             service.stop()
+
+
+def redis_dump(r: redis.Redis) -> bytes:
+    """Every key and value in Redis, of every type; RQ's compressed job payloads decompressed too,
+    so a search of it finds anything stored in the clear."""
+    import zlib
+
+    parts = []
+    for key in r.scan_iter(count=1000):
+        parts.append(key)
+        kind = r.type(key)
+        if kind == b"string":
+            parts.append(r.get(key) or b"")
+        elif kind == b"hash":
+            for field, value in r.hgetall(key).items():
+                parts += [field, value]
+                if key.startswith(b"rq:job:") and field == b"data":
+                    parts.append(zlib.decompress(value))
+        elif kind == b"list":
+            parts += r.lrange(key, 0, -1)
+        elif kind == b"set":
+            parts += r.smembers(key)
+        elif kind == b"zset":
+            parts += [member for member, _score in r.zrange(key, 0, -1, withscores=True)]
+        elif kind == b"stream":
+            for _id, entry in r.xrange(key):
+                for field, value in entry.items():
+                    parts += [field, value]
+        else:
+            raise AssertionError(f"unexpected Redis type {kind!r} of {key!r}")
+    return b"\n".join(parts)

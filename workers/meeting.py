@@ -25,17 +25,12 @@ import redis
 
 from service import keys, vault_keys
 from service.booking_schema import parse_time
-from service.bookings import join_url_aad
+from service.bookings import join_url_aad, link_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, ProviderRejected
 from service.google_calendar import event_id
-from workers import providers
+from workers import faults, providers
 
 CALENDAR = "primary"
-
-
-def link_aad(site_id: str, booking_id: str) -> bytes:
-    """Associated data of a booking's sealed Google event link (it encodes the organizer's e-mail)."""
-    return f"event-link|{site_id}|{booking_id}".encode()
 
 
 @dataclass
@@ -185,6 +180,7 @@ class Work:
         if meeting is None:
             self.r.hset(self.key, "zintent", int(time.time()))  # before the call: a crash is reconciled
             meeting = self._zoom(lambda token: zoom.create(token, body))
+            faults.crash_point("after_zoom_create")
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
         record = {"zoom_id": zoom_id}
         if join_url:
@@ -255,6 +251,7 @@ class Work:
                 event = existing  # our own insert from an attempt that crashed before recording it
             else:
                 event = self._google(lambda token: calendar.update(token, CALENDAR, eid, body, send))
+        faults.crash_point("after_google_insert")
         self.r.hset(self.key, "gcal", 1)
         return event
 

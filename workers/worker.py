@@ -26,6 +26,12 @@ class MeetBridgeWorker(SimpleWorker):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
 
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wake from an idle wait at least once per maintenance interval, so an idle worker still
+        notices (and retries) a job abandoned by a dead one."""
+        return max(1, min(self.worker_ttl - 15, self.maintenance_interval))
+
     def get_heartbeat_ttl(self, job) -> int:
         if job.timeout == -1:
             return DEFAULT_WORKER_TTL
