@@ -84,7 +84,7 @@ def _banner(env: dict[str, str], settings: dict, with_sandbox: bool) -> str:
         "",
         "MeetBridge is up.",
         f"  web      {public}  (gunicorn, TLS 1.3 only; /readyz /healthz /metrics)",
-        f"  worker   {env['MEETBRIDGE_WORKER_PROCESSES']} RQ worker processes (queues sync, deliver, maintenance)",
+        f"  worker   {env['MEETBRIDGE_WORKER_PROCESSES']} RQ worker processes (sync, deliver, maintenance)",
         "  cron     RQ cron scheduler (workers/schedule.py)",
         f"  redis    {settings['REDIS_URL']}" + ("  (embedded)" if settings.get("EMBEDDED_REDIS") else ""),
     ]
