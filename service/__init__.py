@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 
     from service import (
         accounts_api,
+        availability,
         bookings,
         connect,
         connect_api,
@@ -53,6 +54,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(availability.bp)
     app.cli.add_command(sites_cli.sites_group)
     app.cli.add_command(vault_cli.vault_group)
 

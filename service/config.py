@@ -167,10 +167,15 @@ def load(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
         "SYNC_JOB_TIMEOUT": _int(environ, "MEETBRIDGE_SYNC_JOB_TIMEOUT", 120, 5),
         "FAULT_INJECTION": mode == "development" and _text(environ, "MEETBRIDGE_FAULT_INJECTION") == "1",
         "CONNECT_LINK_TTL": _int(environ, "MEETBRIDGE_CONNECT_LINK_TTL", 600, 1),
+        "AVAILABILITY_CACHE_SECONDS": _int(environ, "MEETBRIDGE_AVAILABILITY_CACHE_SECONDS", 30, 0),
     }
     if int(config["CONNECT_LINK_TTL"]) > 600:
         raise ConfigError(
             "MEETBRIDGE_CONNECT_LINK_TTL must be at most 600 (connect links live 10 minutes at most)"
+        )
+    if int(config["AVAILABILITY_CACHE_SECONDS"]) > 60:
+        raise ConfigError(
+            "MEETBRIDGE_AVAILABILITY_CACHE_SECONDS must be at most 60 (busy times are kept a minute at most)"
         )
     config.update(_providers(environ, mode))
     if config["REDIS_URL"] is None:

@@ -5,7 +5,8 @@ code talks to Google or to the sandbox) and every call carries the account's acc
 tiny bearer wrapper around one shared `httplib2.Http` (connections are reused between jobs). Errors
 map to the project's exceptions: 401 `Unauthorized`; 403 `rateLimitExceeded`/`userRateLimitExceeded`
 and 429 `RateLimited`; 404/410 `Gone`; 409 `Conflict`; 5xx and transport errors
-`ProviderUnavailable`; any other 4xx `ProviderRejected`.
+`ProviderUnavailable`; 403 `insufficientPermissions` `MissingScope` (a `ProviderRejected`); any other 4xx
+`ProviderRejected`. `freebusy()` (issue 8) asks for busy periods only: no titles, no attendees.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from service.exceptions import (
 
 TIMEOUT = 10
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+_TRANSIENT_CALENDAR_REASONS = {"backendError", "internalError"}
+
+
+class MissingScope(ProviderRejected):
+    """Google answered 403 `insufficientPermissions`: the grant lacks the method's scope (link again)."""
 
 
 def event_id(site_id: str, booking_id: str) -> str:
@@ -85,6 +91,22 @@ class GoogleCalendar:
         )
         self._execute(request, token)
 
+    def freebusy(
+        self, token: str, time_min: str, time_max: str, calendar_id: str = "primary"
+    ) -> list[dict[str, str]]:
+        """The busy periods (`{"start", "end"}`, RFC 3339 in UTC) of one calendar between two RFC 3339
+        instants (freebusy.query). A per-calendar error in Google's answer raises like an HTTP error."""
+        body = {"timeMin": time_min, "timeMax": time_max, "timeZone": "UTC", "items": [{"id": calendar_id}]}
+        answer = self._execute(self._service.freebusy().query(body=body), token)
+        calendar = (answer.get("calendars") or {}).get(calendar_id) or {}
+        errors = {str(item.get("reason")) for item in calendar.get("errors") or [] if isinstance(item, dict)}
+        named = ", ".join(sorted(errors)) or "no busy list"
+        if errors & _TRANSIENT_CALENDAR_REASONS:
+            raise ProviderUnavailable(f"Google Calendar could not read busy times ({named})")
+        if errors or "busy" not in calendar:
+            raise ProviderRejected(f"Google Calendar refused busy times ({named})")
+        return [{"start": str(period["start"]), "end": str(period["end"])} for period in calendar["busy"]]
+
     def _execute(self, request, token: str):
         try:
             return request.execute(http=_Bearer(self._http, token))
@@ -105,6 +127,8 @@ def _error(exc: HttpError) -> Exception:
     if status == 429 or (status == 403 and reasons & _RATE_LIMIT_REASONS):
         retry_after = exc.resp.get("retry-after")
         return RateLimited(f"Google rate limit: {message}", float(retry_after) if retry_after else None)
+    if status == 403 and "insufficientPermissions" in reasons:
+        return MissingScope(f"Google Calendar refused the request ({status}): {message}")
     if status in (404, 410):
         return Gone(f"Google Calendar: {message}")
     if status == 409:

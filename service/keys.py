@@ -70,10 +70,36 @@ def booking_lock(site_id: str, booking_id: str) -> str:
     return f"mb:s:{site_id}:bklock:{booking_id}"
 
 
-#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's Zoom meeting may be deleted
-#: (end plus the site's grace period); read by cleanup.
+def availability(site_id: str, window_digest: str) -> str:
+    """String (sealed, EX at most 60 s): a staff member's busy periods in one window, by a digest of
+    (staff id, from, to); service.availability."""
+    return f"mb:s:{site_id}:fb:{window_digest}"
+
+
+def availability_hold(site_id: str, staff_id: str) -> str:
+    """String (EX = Google's Retry-After, at most 60 s): Google asked to slow down for this staff member's
+    account; availability answers 503 without asking Google until it expires."""
+    return f"mb:s:{site_id}:fbhold:{staff_id}"
+
+
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's cleanup is due (end plus the
+#: site's grace period): its Zoom meeting is deleted, its join link dropped, and its record set to
+#: expire at end plus the site's retention window (workers/cleanup.py). Members are removed once done.
 MEETINGS_DUE = "mb:idx:meetings"
 
-#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's metadata must be purged
-#: (end plus the site's retention window); read by cleanup.
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's metadata must be purged. Only
+#: read now (records written before the cleanup used key expiry); cleanup drains what is left.
 RETENTION_DUE = "mb:idx:retention"
+
+#: Hash: Zoom meeting id -> `{site_id}|{booking_id}`, for Zoom's `meeting.ended` webhook. Holds live
+#: meetings only: the entry goes when the meeting is deleted.
+ZOOM_MEETINGS = "mb:idx:zoom"
+
+#: Sorted set of `{site_id}|{provider}|{staff_id}` scored by when the account's health is next checked.
+ACCOUNTS_DUE = "mb:idx:acctcheck"
+
+#: String: the cleanup run's lock (a lease renewed while the run works).
+CLEANUP_LOCK = "mb:lock:cleanup"
+
+#: String (expires after a day): the daily sweep that adds new accounts to `ACCOUNTS_DUE` ran.
+ACCOUNTS_SWEPT = "mb:cleanup:acctsweep"

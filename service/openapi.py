@@ -153,6 +153,7 @@ def _paths() -> dict[str, Any]:
             ),
         },
         **_linking_paths(),
+        **_availability_paths(),
         "/healthz": {
             "get": _operation(
                 "healthz",
@@ -352,6 +353,97 @@ def _linking_paths() -> dict[str, Any]:
     }
 
 
+def _availability_paths() -> dict[str, Any]:
+    """Busy times of a linked staff member (issue 8)."""
+
+    def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": True, "description": description, "schema": schema}
+
+    instant = {"type": "string", "format": "date-time"}
+    unavailable = _error(
+        "Nothing to answer right now; `Retry-After` says when to ask again. `rate_limited`: Google asked "
+        "MeetBridge to slow down (for that long MeetBridge does not ask Google again for this staff "
+        "member); `provider_unavailable`: Google answered 5xx or could not be reached; `token_busy`: the "
+        "account's token is being refreshed; `provider_error`: Google refused the request; "
+        "`storage_unavailable`: Redis is unreachable. Show every slot and warn the admin.",
+        ["rate_limited", "provider_unavailable", "token_busy", "provider_error", "storage_unavailable"],
+    )
+    unavailable["headers"]["Retry-After"] = {
+        "description": "Whole seconds to wait before asking again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+    return {
+        "/v1/sites/{site_id}/availability": {
+            "parameters": [_ref_param("SiteId")],
+            "get": _operation(
+                "getAvailability",
+                "When a staff member is busy",
+                "The busy periods of the staff member's linked Google Calendar (`primary`) between `from` "
+                "and `to`, from Google's freebusy.query: busy periods only, never titles or attendees. "
+                "Answers are cached for `MEETBRIDGE_AVAILABILITY_CACHE_SECONDS` (0-60, default 30; "
+                "`cached: true` when this answer came from the cache), never longer, and never across an "
+                "unlink, relink or token refresh. Signed like the booking status, over the line "
+                "`GET {path}?{query}` exactly as sent (e.g. `GET /v1/sites/site_abc/availability?"
+                "staff_id=7&from=2026-12-01T00%3A00%3A00Z&to=2026-12-02T00%3A00%3A00Z`).",
+                security="SiteRequestSignature",
+                parameters=[
+                    query("staff_id", "The staff member's id on the site.", _STAFF_ID),
+                    query(
+                        "from",
+                        "Start of the window: RFC 3339 with an offset (`Z` or `±hh:mm`; percent-encode `+` "
+                        "as `%2B`, or use `Z`).",
+                        instant,
+                    ),
+                    query("to", "End of the window: after `from`, at most 90 days later.", instant),
+                    *_signature_headers(),
+                ],
+                responses={
+                    "200": _json("The busy periods.", {"$ref": "#/components/schemas/Availability"}),
+                    "401": _error(*_UNAUTHORIZED),
+                    "404": _error(
+                        "No such site, or no Google account linked for this staff member.",
+                        ["unknown_site", "not_linked", "not_found"],
+                    ),
+                    "409": _error(
+                        "The staff member's Google account must be linked again: Google no longer accepts "
+                        "its grant (`needs_relink`), or the grant lacks access to busy times "
+                        "(`missing_scope`).",
+                        ["needs_relink", "missing_scope"],
+                    ),
+                    "422": _error(
+                        "A parameter is missing, repeated, unknown or wrong (`field` names it): `staff_id`, "
+                        "`from`/`to` not RFC 3339 with an offset, `to` not after `from`, or a window over "
+                        "90 days (`field: to`).",
+                        ["invalid_request"],
+                        field=True,
+                    ),
+                    "503": unavailable,
+                },
+            ),
+        },
+    }
+
+
+def _availability_schemas() -> dict[str, Any]:
+    instant = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC (`Z`)."}
+    return {
+        "Availability": _closed(
+            {
+                "staff_id": _STAFF_ID,
+                "from": instant,
+                "to": instant,
+                "busy": {
+                    "type": "array",
+                    "description": "Busy periods within the window, clipped to it, sorted, not overlapping.",
+                    "items": _closed({"start": instant, "end": instant}),
+                },
+                "cached": {"type": "boolean"},
+                "fetched_at": {**instant, "description": "When Google was asked (RFC 3339, UTC)."},
+            }
+        ),
+    }
+
+
 def _linking_schemas() -> dict[str, Any]:
     return {
         "ConnectLinkRequest": _closed(
@@ -473,6 +565,7 @@ def _components() -> dict[str, Any]:
                 }
             ),
             **_linking_schemas(),
+            **_availability_schemas(),
             "Error": {
                 "type": "object",
                 "required": ["error", "message"],

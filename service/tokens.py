@@ -43,8 +43,11 @@ LOCK_WAIT = 35.0
 """Longest wait for another worker's refresh before giving up with `TokenBusy`."""
 
 
-def session_for(site_id: str, provider: str, staff_id: str, *, app: Flask | None = None) -> OAuth2Session:
-    """An authorized session for the account, refreshed first when needed.
+def session_for(
+    site_id: str, provider: str, staff_id: str, *, app: Flask | None = None, lock_wait: float = LOCK_WAIT
+) -> OAuth2Session:
+    """An authorized session for the account, refreshed first when needed (`lock_wait`: a web request
+    waits less than a job for another process's refresh).
 
     Raises:
         AccountNotLinked: no such account.
@@ -56,12 +59,20 @@ def session_for(site_id: str, provider: str, staff_id: str, *, app: Flask | None
     account = _load(flask_app, site_id, provider, staff_id)
     token = account.token
     if not fresh(token):
-        token = _refresh_locked(flask_app, site_id, provider, staff_id, lambda stored: not fresh(stored))
+        token = _refresh_locked(
+            flask_app, site_id, provider, staff_id, lambda stored: not fresh(stored), lock_wait
+        )
     return oauth_clients.api_session(oauth_clients.provider(provider, flask_app.config), token)
 
 
 def refresh_after_unauthorized(
-    site_id: str, provider: str, staff_id: str, rejected_access_token: str, *, app: Flask | None = None
+    site_id: str,
+    provider: str,
+    staff_id: str,
+    rejected_access_token: str,
+    *,
+    app: Flask | None = None,
+    lock_wait: float = LOCK_WAIT,
 ) -> OAuth2Session:
     """A new session after the provider answered 401 to `rejected_access_token` (raises as `session_for`)."""
     flask_app = app or current_app._get_current_object()
@@ -71,6 +82,7 @@ def refresh_after_unauthorized(
         provider,
         staff_id,
         lambda stored: stored.get("access_token") == rejected_access_token,
+        lock_wait,
     )
     return oauth_clients.api_session(oauth_clients.provider(provider, flask_app.config), token)
 
@@ -95,11 +107,16 @@ def _load(app: Flask, site_id: str, provider: str, staff_id: str) -> vault.Accou
 
 
 def _refresh_locked(
-    app: Flask, site_id: str, provider: str, staff_id: str, needed: Callable[[dict[str, Any]], bool]
+    app: Flask,
+    site_id: str,
+    provider: str,
+    staff_id: str,
+    needed: Callable[[dict[str, Any]], bool],
+    lock_wait: float = LOCK_WAIT,
 ) -> dict[str, Any]:
     r = redis_client.get(app)
     lock = r.lock(
-        keys.account_lock(site_id, provider, staff_id), timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT
+        keys.account_lock(site_id, provider, staff_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait
     )
     if not lock.acquire():
         raise TokenBusy(f"the {provider} account of staff {staff_id} is being refreshed elsewhere")

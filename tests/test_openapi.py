@@ -25,6 +25,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from service import (
+    availability,
     booking_schema,
     connect_links,
     connect_pages,
@@ -36,6 +37,8 @@ from service import (
     vault_keys,
 )
 from service.bookings import join_url_aad
+from service.exceptions import ProviderUnavailable, RateLimited
+from service.google_calendar import MissingScope
 from service.openapi import document
 from tests import processes, signing
 
@@ -622,6 +625,101 @@ def _unlink_not_linked(h):
 def _unlink_redis_down(h):
     path = f"/v1/sites/{h.site['site_id']}/accounts/zoom/7"
     return _signed(h, "DELETE", path, client=h.down.test_client())
+
+
+# --- availability (issue 8) -------------------------------------------------------------------------------
+
+AVAILABILITY = "/v1/sites/{site_id}/availability"
+_WINDOW = "from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00%2B01:00"
+
+
+class _GoogleDouble:
+    """Stands in for the per-thread Google Calendar clients: answers `outcome` (or raises it)."""
+
+    def __init__(self, outcome):
+        self.outcome = outcome
+
+    def get(self):
+        return self
+
+    def freebusy(self, token, time_min, time_max, calendar_id="primary"):
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def _get_availability(h, outcome=None, *, query=f"staff_id=7&{_WINDOW}", client=None, **options):
+    if outcome is not None:
+        h.app.extensions[availability._EXTENSION] = _GoogleDouble(outcome)
+    return _signed(h, "GET", f"/v1/sites/{options.pop('site_id', h.site['site_id'])}/availability?{query}",
+                   client=client, **options)  # fmt: skip
+
+
+_BUSY = [{"start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:30:00Z"}]
+
+
+@case(AVAILABILITY, "get", 200, "fetched", cached=False, busy=_BUSY, to="2026-12-01T23:00:00Z")
+def _availability_fetched(h):
+    _linked_account(h)
+    return _get_availability(h, _BUSY)
+
+
+@case(AVAILABILITY, "get", 200, "cached", cached=True, busy=_BUSY)
+def _availability_cached(h):
+    _linked_account(h)
+    assert _get_availability(h, _BUSY).get_json()["cached"] is False
+    return _get_availability(h, ProviderUnavailable("not asked: the answer is cached"))
+
+
+@case(AVAILABILITY, "get", 401, "wrong_secret", error="bad_signature")
+def _availability_wrong_secret(h):
+    return _get_availability(h, secret="whsec_" + "A" * 44)
+
+
+@case(AVAILABILITY, "get", 404, "unknown_site", error="unknown_site")
+def _availability_unknown_site(h):
+    return _get_availability(h, site_id="site_doesnotexist0000")
+
+
+@case(AVAILABILITY, "get", 404, "not_linked", error="not_linked")
+def _availability_not_linked(h):
+    return _get_availability(h, _BUSY)
+
+
+@case(AVAILABILITY, "get", 409, "needs_relink", error="needs_relink")
+def _availability_needs_relink(h):
+    _linked_account(h)
+    vault.mark_needs_relink(redis_client.get(h.app), h.site["site_id"], "google", "7")
+    return _get_availability(h, _BUSY)
+
+
+@case(AVAILABILITY, "get", 409, "missing_scope", error="missing_scope")
+def _availability_missing_scope(h):
+    _linked_account(h)
+    return _get_availability(h, MissingScope("403 insufficientPermissions"))
+
+
+@case(AVAILABILITY, "get", 422, "bad_from", error="invalid_request", field="from")
+def _availability_bad_from(h):
+    return _get_availability(h, query="staff_id=7&from=2026-12-01T00:00:00&to=2026-12-02T00:00:00Z")
+
+
+@case(AVAILABILITY, "get", 422, "too_long", error="invalid_request", field="to")
+def _availability_too_long(h):
+    return _get_availability(h, query="staff_id=7&from=2026-12-01T00:00:00Z&to=2027-03-01T00:00:01Z")
+
+
+@case(AVAILABILITY, "get", 503, "rate_limited", error="rate_limited")
+def _availability_rate_limited(h):
+    _linked_account(h)
+    answer = _get_availability(h, RateLimited("429", 7))
+    assert answer.headers["Retry-After"] == "7"
+    return answer
+
+
+@case(AVAILABILITY, "get", 503, "redis_down", error="storage_unavailable")
+def _availability_redis_down(h):
+    return _get_availability(h, client=h.down.test_client())
 
 
 @pytest.fixture
