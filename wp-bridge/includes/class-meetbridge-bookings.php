@@ -1,0 +1,176 @@
+<?php
+/**
+ * What this site knows about each booking: the last revision it assigned, the sync state, the Zoom
+ * join link and the Google event link MeetBridge reported, and the last error.
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * The bookings table.
+ */
+class MeetBridge_Bookings {
+
+	/**
+	 * Assign the next revision of a booking atomically (1 for a new booking) and record its basics.
+	 *
+	 * @param string $booking_id Booking id.
+	 * @param string $title      Title (for the admin list).
+	 * @param string $staff_id   Staff id.
+	 * @param string $starts_at  Start (RFC 3339).
+	 * @return int The revision.
+	 */
+	public static function next_revision( string $booking_id, string $title, string $staff_id, string $starts_at ): int {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		// LAST_INSERT_ID(expr) makes the incremented value this connection's insert id; a fresh
+		// insert leaves it at 0, which means revision 1.
+		$wpdb->query( // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			$wpdb->prepare(
+				"INSERT INTO {$table} (booking_id, revision, state, title, staff_id, starts_at, updated_at) VALUES (%s, 1, 'queued', %s, %s, %s, %d)
+				ON DUPLICATE KEY UPDATE revision = LAST_INSERT_ID(revision + 1), state = 'queued', title = IF(VALUES(title) = '', title, VALUES(title)),
+				staff_id = IF(VALUES(staff_id) = '', staff_id, VALUES(staff_id)), starts_at = IF(VALUES(starts_at) = '', starts_at, VALUES(starts_at)), updated_at = VALUES(updated_at)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$booking_id,
+				$title,
+				$staff_id,
+				$starts_at,
+				time()
+			)
+		);
+		$revision = (int) $wpdb->insert_id;
+		return $revision > 0 ? $revision : 1;
+	}
+
+	/**
+	 * One booking's row, or null.
+	 *
+	 * @param string $booking_id Booking id.
+	 */
+	public static function get( string $booking_id ): ?array {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		$row   = $wpdb->get_row( $wpdb->prepare( "SELECT * FROM {$table} WHERE booking_id = %s", $booking_id ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		return is_array( $row ) ? $row : null;
+	}
+
+	/**
+	 * The most recently changed bookings.
+	 *
+	 * @param int $limit How many.
+	 * @return array<int, array>
+	 */
+	public static function recent( int $limit = 50 ): array {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$table} ORDER BY updated_at DESC, booking_id DESC LIMIT %d", $limit ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * MeetBridge acknowledged an event: the booking waits for its result (unless one already came).
+	 *
+	 * @param string $booking_id Booking id.
+	 * @param int    $revision   Revision acknowledged.
+	 */
+	public static function mark_accepted( string $booking_id, int $revision ): void {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET state = 'pending', last_error = NULL, updated_at = %d WHERE booking_id = %s AND result_revision < %d AND state IN ('queued', 'failed')", time(), $booking_id, $revision ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Sending an event failed for good, or is being retried: record the reason.
+	 *
+	 * @param string $booking_id Booking id.
+	 * @param string $reason     Reason shown to the admin.
+	 * @param bool   $final      Whether the event will not be retried.
+	 */
+	public static function mark_send_error( string $booking_id, string $reason, bool $final ): void {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		if ( $final ) {
+			$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET state = 'failed', last_error = %s, updated_at = %d WHERE booking_id = %s", $reason, time(), $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		} else {
+			$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET last_error = %s, updated_at = %d WHERE booking_id = %s", $reason, time(), $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		}
+	}
+
+	/**
+	 * Apply a result from MeetBridge, unless a result for a newer revision was applied already.
+	 *
+	 * @param string $type Result type (`booking.synced`, `booking.sync_failed`, `booking.cancelled`).
+	 * @param array  $data The result's data.
+	 * @return bool Whether it was applied.
+	 */
+	public static function apply_result( string $type, array $data ): bool {
+		global $wpdb;
+		$table      = MeetBridge_Schema::tables()['bookings'];
+		$booking_id = isset( $data['booking_id'] ) ? (string) $data['booking_id'] : '';
+		$revision   = isset( $data['revision'] ) ? (int) $data['revision'] : 0;
+		if ( '' === $booking_id || $revision < 1 ) {
+			return false;
+		}
+		$fields = array(
+			'result_revision' => $revision,
+			'updated_at'      => time(),
+		);
+		if ( 'booking.synced' === $type ) {
+			$zoom   = isset( $data['zoom'] ) && is_array( $data['zoom'] ) ? $data['zoom'] : array();
+			$google = isset( $data['google'] ) && is_array( $data['google'] ) ? $data['google'] : array();
+			$fields = array_merge(
+				$fields,
+				array(
+					'state'      => 'synced',
+					'meeting_id' => isset( $zoom['meeting_id'] ) ? (string) $zoom['meeting_id'] : '',
+					'join_url'   => isset( $zoom['join_url'] ) ? esc_url_raw( (string) $zoom['join_url'], array( 'https', 'http' ) ) : null,
+					'event_id'   => isset( $google['event_id'] ) ? (string) $google['event_id'] : '',
+					'event_link' => isset( $google['html_link'] ) ? esc_url_raw( (string) $google['html_link'], array( 'https', 'http' ) ) : null,
+					'last_error' => null,
+				)
+			);
+		} elseif ( 'booking.cancelled' === $type ) {
+			$fields = array_merge(
+				$fields,
+				array(
+					'state'      => 'cancelled',
+					'join_url'   => null,
+					'meeting_id' => '',
+					'last_error' => null,
+				)
+			);
+		} else {
+			$fields['state']      = 'failed';
+			$fields['last_error'] = isset( $data['reason'] ) ? sanitize_text_field( (string) $data['reason'] ) : __( 'MeetBridge could not sync this booking.', 'meetbridge' );
+		}
+		// Create the row if MeetBridge knows a booking this site has forgotten; then update it only
+		// when this result is not older than the last one applied.
+		$wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$table} (booking_id, revision, state, updated_at) VALUES (%s, %d, 'pending', %d)", $booking_id, $revision, time() ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$sets   = array();
+		$values = array();
+		foreach ( $fields as $column => $value ) {
+			if ( null === $value ) {
+				$sets[] = "{$column} = NULL";
+			} else {
+				$sets[]   = is_int( $value ) ? "{$column} = %d" : "{$column} = %s";
+				$values[] = $value;
+			}
+		}
+		$values[] = $booking_id;
+		$values[] = $revision;
+		$updated  = $wpdb->query( $wpdb->prepare( "UPDATE {$table} SET " . implode( ', ', $sets ) . ' WHERE booking_id = %s AND result_revision <= %d', $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL,WordPress.DB.DirectDatabaseQuery
+		return false !== $updated && $updated > 0;
+	}
+
+	/**
+	 * The join link of a booking, or ''.
+	 *
+	 * @param string $booking_id Booking id.
+	 */
+	public static function join_link( string $booking_id ): string {
+		$row = self::get( $booking_id );
+		return $row && 'synced' === $row['state'] && ! empty( $row['join_url'] ) ? (string) $row['join_url'] : '';
+	}
+}

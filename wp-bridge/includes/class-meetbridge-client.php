@@ -1,0 +1,210 @@
+<?php
+/**
+ * All HTTP to MeetBridge goes through here: signed requests, a timeout, no redirects, TLS verified,
+ * `is_wp_error()` checked before the status code. `wp_safe_remote_request()` refuses local and
+ * private hosts; the `http_request_host_is_external` filter below lets through the one host the admin
+ * configured as the service URL, and nothing else.
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * A signed JSON client for one MeetBridge site.
+ */
+class MeetBridge_Client {
+
+	const TIMEOUT = 10;
+
+	/**
+	 * Service base URL, without a trailing slash.
+	 *
+	 * @var string
+	 */
+	private string $base;
+
+	/**
+	 * Site id.
+	 *
+	 * @var string
+	 */
+	private string $site_id;
+
+	/**
+	 * Serialized secret.
+	 *
+	 * @var string
+	 */
+	private string $secret;
+
+	/**
+	 * Seconds before a request gives up.
+	 *
+	 * @var float
+	 */
+	private float $timeout;
+
+	/**
+	 * A client; by default for the configured settings.
+	 *
+	 * @param string|null $base    Service URL.
+	 * @param string|null $site_id Site id.
+	 * @param string|null $secret  Secret.
+	 * @param float|null  $timeout Timeout in seconds.
+	 */
+	public function __construct( ?string $base = null, ?string $site_id = null, ?string $secret = null, ?float $timeout = null ) {
+		$this->base    = untrailingslashit( $base ?? MeetBridge_Settings::service_url() );
+		$this->site_id = $site_id ?? MeetBridge_Settings::site_id();
+		$this->secret  = $secret ?? MeetBridge_Settings::secret();
+		$this->timeout = (float) apply_filters( 'meetbridge_http_timeout', $timeout ?? self::TIMEOUT );
+	}
+
+	/**
+	 * Filter `http_request_host_is_external`: the configured service host counts as external, so
+	 * `wp_safe_remote_*` may reach it even when it resolves to a private address.
+	 *
+	 * @param bool   $external Current verdict.
+	 * @param string $host     Host being requested.
+	 * @return bool
+	 */
+	public static function allow_service_host( $external, $host ) {
+		$service = MeetBridge_Settings::service_host();
+		if ( '' !== $service && is_string( $host ) && strtolower( $host ) === $service ) {
+			return true;
+		}
+		return $external;
+	}
+
+	/**
+	 * The site's path prefix, `/v1/sites/{site_id}`.
+	 */
+	public function site_path(): string {
+		return '/v1/sites/' . rawurlencode( $this->site_id );
+	}
+
+	/**
+	 * POST a booking event with a given webhook id (stable across retries).
+	 *
+	 * @param string $body       Exact JSON body.
+	 * @param string $webhook_id Message id.
+	 * @return array See request().
+	 */
+	public function post_event( string $body, string $webhook_id ): array {
+		return $this->request( 'POST', $this->site_path() . '/events', $body, $webhook_id );
+	}
+
+	/**
+	 * Ask for a connect link.
+	 *
+	 * @param string $provider   `google` or `zoom`.
+	 * @param string $staff_id   Staff id.
+	 * @param string $return_url Where the browser comes back.
+	 * @return array See request().
+	 */
+	public function connect_link( string $provider, string $staff_id, string $return_url ): array {
+		$body = wp_json_encode(
+			array(
+				'provider'   => $provider,
+				'staff_id'   => $staff_id,
+				'return_url' => $return_url,
+			)
+		);
+		return $this->request( 'POST', $this->site_path() . '/connect-links', (string) $body );
+	}
+
+	/**
+	 * Linked accounts of the site.
+	 *
+	 * @return array See request().
+	 */
+	public function accounts(): array {
+		return $this->request( 'GET', $this->site_path() . '/accounts' );
+	}
+
+	/**
+	 * Unlink one account.
+	 *
+	 * @param string $provider Provider.
+	 * @param string $staff_id Staff id.
+	 * @return array See request().
+	 */
+	public function disconnect( string $provider, string $staff_id ): array {
+		return $this->request( 'DELETE', $this->site_path() . '/accounts/' . rawurlencode( $provider ) . '/' . rawurlencode( $staff_id ) );
+	}
+
+	/**
+	 * A booking's status at MeetBridge.
+	 *
+	 * @param string $booking_id Booking id.
+	 * @return array See request().
+	 */
+	public function booking( string $booking_id ): array {
+		return $this->request( 'GET', $this->site_path() . '/bookings/' . rawurlencode( $booking_id ) );
+	}
+
+	/**
+	 * One signed request.
+	 *
+	 * @param string      $method     HTTP method.
+	 * @param string      $path       Path from the service root (with query, if any).
+	 * @param string|null $body       JSON body for POST.
+	 * @param string|null $webhook_id Message id (new one when null).
+	 * @return array{ok: bool, status: int, body: array|null, error: string, date: string}
+	 *     `ok` is true for a 2xx; `status` 0 and `error` set when the service could not be reached.
+	 */
+	public function request( string $method, string $path, ?string $body = null, ?string $webhook_id = null ): array {
+		$result = array(
+			'ok'     => false,
+			'status' => 0,
+			'body'   => null,
+			'error'  => '',
+			'date'   => '',
+		);
+		if ( '' === $this->base || '' === $this->site_id || '' === $this->secret ) {
+			$result['error'] = __( 'MeetBridge is not configured: set the service URL, site id and secret.', 'meetbridge' );
+			return $result;
+		}
+		$payload = null === $body ? $method . ' ' . $path : $body;
+		try {
+			$headers = MeetBridge_Signer::headers( $this->secret, $webhook_id ?? MeetBridge_Signer::new_id(), time(), $payload );
+		} catch ( InvalidArgumentException $e ) {
+			$result['error'] = $e->getMessage();
+			return $result;
+		}
+		$headers['Accept'] = 'application/json';
+		$args              = array(
+			'method'      => $method,
+			'timeout'     => $this->timeout,
+			'redirection' => 0,
+			'headers'     => $headers,
+			'user-agent'  => 'MeetBridge-WordPress/' . MEETBRIDGE_VERSION,
+		);
+		if ( null !== $body ) {
+			$args['headers']['Content-Type'] = 'application/json';
+			$args['body']                    = $body;
+		}
+		$response = wp_safe_remote_request( $this->base . $path, $args );
+		if ( is_wp_error( $response ) ) {
+			$result['error'] = $response->get_error_message();
+			return $result;
+		}
+		$result['status'] = (int) wp_remote_retrieve_response_code( $response );
+		$result['ok']     = $result['status'] >= 200 && $result['status'] < 300;
+		$result['date']   = (string) wp_remote_retrieve_header( $response, 'date' );
+		$decoded          = json_decode( (string) wp_remote_retrieve_body( $response ), true );
+		$result['body']   = is_array( $decoded ) ? $decoded : null;
+		$retry_after      = wp_remote_retrieve_header( $response, 'retry-after' );
+		if ( is_string( $retry_after ) && ctype_digit( $retry_after ) ) {
+			$result['retry_after'] = (int) $retry_after;
+		}
+		if ( ! $result['ok'] ) {
+			$code            = is_array( $result['body'] ) && isset( $result['body']['error'] ) ? (string) $result['body']['error'] : '';
+			$message         = is_array( $result['body'] ) && isset( $result['body']['message'] ) ? (string) $result['body']['message'] : '';
+			$result['error'] = trim( sprintf( 'HTTP %d %s %s', $result['status'], $code, $message ) );
+		}
+		return $result;
+	}
+}

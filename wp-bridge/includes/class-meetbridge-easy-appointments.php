@@ -1,0 +1,215 @@
+<?php
+/**
+ * Adapter for the Easy Appointments plugin (wordpress.org/plugins/easy-appointments).
+ *
+ * Easy Appointments 3.12 and later fire:
+ * - `easy_ea_new_app( $id, $app_data, $is_final )` when an appointment is created (admin: is_final
+ *   false; booking form: true), and `easy_ea_new_app( $id, $app_data )` when a customer confirms or
+ *   cancels through the e-mail link (`$app_data['status']` is then 'confirmed' or 'canceled');
+ * - `easy_ea_edit_app( $id )` after an admin edited an appointment (status changes included).
+ * Earlier versions fire the same with the names `ea_new_app` and `ea_edit_app`; both are handled.
+ *
+ * The appointment is read back from Easy Appointments' tables (`ea_appointments`, `ea_services`,
+ * `ea_staff`, `ea_locations`, and the customer's name and e-mail from `ea_fields`), falling back to
+ * the hook's `$app_data`. Bookings are sent as `ea-{id}`; the staff member is the WordPress user with
+ * the worker's e-mail (else `ea-worker-{id}`); statuses 'canceled' and 'abandoned' cancel.
+ * Filters: `meetbridge_ea_video` ('zoom'), `meetbridge_ea_staff_id`, `meetbridge_ea_booking`.
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Easy Appointments → booking events.
+ */
+class MeetBridge_Easy_Appointments {
+
+	const CANCELLED = array( 'canceled', 'cancelled', 'abandoned' );
+	const ACTIVE    = array( 'pending', 'reservation', 'confirmed' );
+
+	/**
+	 * Hook into Easy Appointments.
+	 */
+	public static function init(): void {
+		foreach ( array( 'easy_ea_new_app', 'ea_new_app' ) as $hook ) {
+			add_action( $hook, array( __CLASS__, 'on_new' ), 20, 3 );
+		}
+		foreach ( array( 'easy_ea_edit_app', 'ea_edit_app' ) as $hook ) {
+			add_action( $hook, array( __CLASS__, 'on_edit' ), 20, 1 );
+		}
+	}
+
+	/**
+	 * `easy_ea_new_app` / `ea_new_app`.
+	 *
+	 * @param mixed $id       Appointment id.
+	 * @param mixed $app_data Appointment fields.
+	 * @param mixed $is_final Whether the booking form finished (unused: every new appointment counts).
+	 */
+	public static function on_new( $id, $app_data = array(), $is_final = false ): void {
+		unset( $is_final );
+		self::sync( (int) $id, is_array( $app_data ) ? $app_data : array() );
+	}
+
+	/**
+	 * `easy_ea_edit_app` / `ea_edit_app`.
+	 *
+	 * @param mixed $id Appointment id.
+	 */
+	public static function on_edit( $id ): void {
+		self::sync( (int) $id, array() );
+	}
+
+	/**
+	 * Send the appointment's current state.
+	 *
+	 * @param int   $id       Appointment id.
+	 * @param array $app_data Data from the hook.
+	 * @return int|WP_Error|null Revision, error, or null when there was nothing to send.
+	 */
+	public static function sync( int $id, array $app_data ) {
+		if ( $id <= 0 ) {
+			return null;
+		}
+		$app = array_merge( $app_data, self::load( $id ) );
+		if ( ! isset( $app['id'] ) ) {
+			$app['id'] = $id;
+		}
+		$booking_id = self::booking_id( $id );
+		$known      = MeetBridge_Bookings::get( $booking_id );
+		$status     = isset( $app['status'] ) ? strtolower( (string) $app['status'] ) : 'confirmed';
+		$cancelled  = $known && ( 'cancelled' === $known['state'] || 'booking.cancelled' === MeetBridge_Outbox::last_type( $booking_id ) );
+		if ( in_array( $status, self::CANCELLED, true ) ) {
+			if ( ! $known || $cancelled ) {
+				return null;
+			}
+			return MeetBridge_Booking_API::submit( 'booking.cancelled', array( 'id' => $booking_id ) );
+		}
+		if ( ! in_array( $status, self::ACTIVE, true ) ) {
+			return null;
+		}
+		$booking = self::map( $app );
+		if ( is_wp_error( $booking ) ) {
+			do_action( 'meetbridge_booking_rejected', $booking, $app );
+			return $booking;
+		}
+		$type = $known && ! $cancelled ? 'booking.updated' : 'booking.created';
+		return MeetBridge_Booking_API::submit( $type, $booking );
+	}
+
+	/**
+	 * The booking array for an Easy Appointments appointment (as `get_appintment_by_id` returns it).
+	 *
+	 * @param array $app Appointment: id, date, start, end, end_date, worker, worker_email, worker_name,
+	 *                   service_name, location_name, location_address, email, name.
+	 * @return array|WP_Error
+	 */
+	public static function map( array $app ) {
+		$zone  = wp_timezone();
+		$date  = isset( $app['date'] ) ? (string) $app['date'] : '';
+		$start = date_create_immutable( $date . ' ' . ( $app['start'] ?? '' ), $zone );
+		$end   = date_create_immutable( ( empty( $app['end_date'] ) ? $date : (string) $app['end_date'] ) . ' ' . ( $app['end'] ?? '' ), $zone );
+		if ( ! $start || ! $end || '' === $date || empty( $app['start'] ) || empty( $app['end'] ) ) {
+			return new WP_Error( 'meetbridge_invalid_booking', 'start: the appointment has no usable date and time', array( 'field' => 'start' ) );
+		}
+		if ( $end <= $start ) {
+			$end = $end->modify( '+1 day' );
+		}
+		$worker_email = isset( $app['worker_email'] ) ? (string) $app['worker_email'] : '';
+		$user         = '' !== $worker_email ? get_user_by( 'email', $worker_email ) : false;
+		$staff_id     = $user ? (string) $user->ID : 'ea-worker-' . (int) ( $app['worker'] ?? 0 );
+		$staff_id     = (string) apply_filters( 'meetbridge_ea_staff_id', $staff_id, $app );
+		$location     = trim( implode( ', ', array_filter( array( $app['location_name'] ?? '', $app['location_address'] ?? '' ) ) ) );
+
+		$booking = array(
+			'id'       => self::booking_id( (int) $app['id'] ),
+			'title'    => ! empty( $app['service_name'] ) ? (string) $app['service_name'] : __( 'Appointment', 'meetbridge' ),
+			'start'    => $start->format( DATE_RFC3339 ),
+			'end'      => $end->format( DATE_RFC3339 ),
+			'timezone' => self::iana_zone( $zone ),
+			'staff'    => array(
+				'id'    => $staff_id,
+				'email' => $worker_email,
+				'name'  => (string) ( $app['worker_name'] ?? '' ),
+			),
+			'customer' => array(
+				'email' => (string) ( $app['email'] ?? '' ),
+				'name'  => (string) ( $app['name'] ?? '' ),
+			),
+			'video'    => (string) apply_filters( 'meetbridge_ea_video', 'zoom', $app ),
+			'location' => '' === $location ? null : $location,
+		);
+		return apply_filters( 'meetbridge_ea_booking', $booking, $app );
+	}
+
+	/**
+	 * MeetBridge's booking id for an appointment.
+	 *
+	 * @param int $id Appointment id.
+	 */
+	public static function booking_id( int $id ): string {
+		return 'ea-' . $id;
+	}
+
+	/**
+	 * Read an appointment with its service, worker, location and custom fields, as Easy Appointments'
+	 * own `EADBModels::get_appintment_by_id()` does; empty when its tables are not there.
+	 *
+	 * @param int $id Appointment id.
+	 */
+	public static function load( int $id ): array {
+		global $wpdb;
+		$p     = $wpdb->prefix;
+		$table = $p . 'ea_appointments';
+		if ( $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ) !== $table ) { // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			return array();
+		}
+		$row = $wpdb->get_row( // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			$wpdb->prepare(
+				"SELECT a.*, s.name AS service_name, w.name AS worker_name, w.email AS worker_email,
+				l.name AS location_name, l.address AS location_address
+				FROM {$p}ea_appointments a
+				LEFT JOIN {$p}ea_services s ON (a.service = s.id)
+				LEFT JOIN {$p}ea_staff w ON (a.worker = w.id)
+				LEFT JOIN {$p}ea_locations l ON (a.location = l.id)
+				WHERE a.id = %d", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$id
+			),
+			ARRAY_A
+		);
+		if ( ! is_array( $row ) ) {
+			return array();
+		}
+		$fields = $wpdb->get_results( // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			$wpdb->prepare( "SELECT m.slug, f.value FROM {$p}ea_meta_fields m JOIN {$p}ea_fields f ON (m.id = f.field_id) WHERE f.app_id = %d", $id ), // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+			ARRAY_A
+		);
+		foreach ( (array) $fields as $field ) {
+			if ( ! isset( $row[ $field['slug'] ] ) || '' === (string) $row[ $field['slug'] ] ) {
+				$row[ $field['slug'] ] = $field['value'];
+			}
+		}
+		return array_filter( $row, static fn( $value ) => null !== $value );
+	}
+
+	/**
+	 * An IANA name for the site's zone (WordPress may be set to a bare offset).
+	 *
+	 * @param DateTimeZone $zone Zone.
+	 */
+	private static function iana_zone( DateTimeZone $zone ): string {
+		$name = $zone->getName();
+		if ( in_array( $name, timezone_identifiers_list( DateTimeZone::ALL_WITH_BC ), true ) ) {
+			return $name;
+		}
+		$offset = $zone->getOffset( new DateTime( 'now', $zone ) );
+		if ( 0 === $offset % HOUR_IN_SECONDS && abs( $offset ) <= 12 * HOUR_IN_SECONDS ) {
+			$hours = (int) ( $offset / HOUR_IN_SECONDS );
+			return 0 === $hours ? 'UTC' : sprintf( 'Etc/GMT%+d', -$hours ); // Etc/ zones have the sign inverted.
+		}
+		return 'UTC';
+	}
+}

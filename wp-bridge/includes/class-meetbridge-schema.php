@@ -1,0 +1,101 @@
+<?php
+/**
+ * The plugin's three tables: bookings (sync state, links), outbox (signed events to send) and inbox
+ * (webhook ids of results already applied).
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Creates, upgrades and drops the tables.
+ */
+class MeetBridge_Schema {
+
+	const VERSION = '1';
+
+	/**
+	 * Table names with the site's prefix.
+	 *
+	 * @return array{bookings: string, outbox: string, inbox: string}
+	 */
+	public static function tables(): array {
+		global $wpdb;
+		return array(
+			'bookings' => $wpdb->prefix . 'meetbridge_bookings',
+			'outbox'   => $wpdb->prefix . 'meetbridge_outbox',
+			'inbox'    => $wpdb->prefix . 'meetbridge_inbox',
+		);
+	}
+
+	/**
+	 * Create or upgrade the tables (dbDelta), once per schema version.
+	 */
+	public static function install(): void {
+		global $wpdb;
+		if ( get_option( MeetBridge_Settings::DB_VERSION ) === self::VERSION ) {
+			return;
+		}
+		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+		$t       = self::tables();
+		$charset = $wpdb->get_charset_collate();
+		dbDelta(
+			"CREATE TABLE {$t['bookings']} (
+  booking_id varchar(64) NOT NULL,
+  revision bigint(20) unsigned NOT NULL DEFAULT 0,
+  result_revision bigint(20) unsigned NOT NULL DEFAULT 0,
+  state varchar(20) NOT NULL DEFAULT 'queued',
+  title varchar(200) NOT NULL DEFAULT '',
+  staff_id varchar(64) NOT NULL DEFAULT '',
+  starts_at varchar(40) NOT NULL DEFAULT '',
+  meeting_id varchar(64) NOT NULL DEFAULT '',
+  join_url text NULL,
+  event_id varchar(1024) NOT NULL DEFAULT '',
+  event_link text NULL,
+  last_error text NULL,
+  updated_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  PRIMARY KEY  (booking_id),
+  KEY updated_at (updated_at)
+) $charset;
+CREATE TABLE {$t['outbox']} (
+  id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  booking_id varchar(64) NOT NULL,
+  revision bigint(20) unsigned NOT NULL,
+  event_type varchar(32) NOT NULL,
+  webhook_id varchar(64) NOT NULL,
+  body longtext NOT NULL,
+  status varchar(16) NOT NULL DEFAULT 'pending',
+  attempts int(10) unsigned NOT NULL DEFAULT 0,
+  next_attempt_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  last_status int(10) NOT NULL DEFAULT 0,
+  last_error text NULL,
+  created_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  sent_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  PRIMARY KEY  (id),
+  UNIQUE KEY webhook_id (webhook_id),
+  KEY due (status,next_attempt_at),
+  KEY booking (booking_id,status,id)
+) $charset;
+CREATE TABLE {$t['inbox']} (
+  webhook_id varchar(255) NOT NULL,
+  received_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  PRIMARY KEY  (webhook_id),
+  KEY received_at (received_at)
+) $charset;"
+		);
+		update_option( MeetBridge_Settings::DB_VERSION, self::VERSION, false );
+	}
+
+	/**
+	 * Drop the tables (uninstall only).
+	 */
+	public static function drop(): void {
+		global $wpdb;
+		foreach ( self::tables() as $table ) {
+			$wpdb->query( "DROP TABLE IF EXISTS {$table}" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		}
+	}
+}

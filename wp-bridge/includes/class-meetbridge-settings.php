@@ -1,0 +1,138 @@
+<?php
+/**
+ * The plugin's options: the service URL and site id (one autoloaded option) and the signing secret
+ * (its own option, never autoloaded, never printed back), with their sanitizers.
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Reads and sanitizes the plugin's settings.
+ */
+class MeetBridge_Settings {
+
+	const OPTION       = 'meetbridge_settings';
+	const SECRET       = 'meetbridge_secret';
+	const RELINK       = 'meetbridge_relink';
+	const DB_VERSION   = 'meetbridge_db_version';
+	const OPTION_NAMES = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION );
+
+	/**
+	 * The configured service URL (no trailing slash), or '' when not set.
+	 */
+	public static function service_url(): string {
+		$settings = get_option( self::OPTION, array() );
+		return is_array( $settings ) && isset( $settings['service_url'] ) ? (string) $settings['service_url'] : '';
+	}
+
+	/**
+	 * The configured site id, or ''.
+	 */
+	public static function site_id(): string {
+		$settings = get_option( self::OPTION, array() );
+		return is_array( $settings ) && isset( $settings['site_id'] ) ? (string) $settings['site_id'] : '';
+	}
+
+	/**
+	 * The stored signing secret (`whsec_…`), or ''.
+	 */
+	public static function secret(): string {
+		return (string) get_option( self::SECRET, '' );
+	}
+
+	/**
+	 * Whether URL, site id and secret are all set.
+	 */
+	public static function is_configured(): bool {
+		return '' !== self::service_url() && '' !== self::site_id() && '' !== self::secret();
+	}
+
+	/**
+	 * The host of the service URL, lower case, or ''.
+	 */
+	public static function service_host(): string {
+		$host = wp_parse_url( self::service_url(), PHP_URL_HOST );
+		return is_string( $host ) ? strtolower( $host ) : '';
+	}
+
+	/**
+	 * Sanitize callback of `meetbridge_settings`: an https URL and a site id; a bad value keeps the
+	 * stored one and says why.
+	 *
+	 * @param mixed $input The submitted array.
+	 * @return array The settings to store.
+	 */
+	public static function sanitize_settings( $input ): array {
+		$old    = get_option( self::OPTION, array() );
+		$old    = is_array( $old ) ? $old : array();
+		$input  = is_array( $input ) ? $input : array();
+		$result = array(
+			'service_url' => isset( $old['service_url'] ) ? (string) $old['service_url'] : '',
+			'site_id'     => isset( $old['site_id'] ) ? (string) $old['site_id'] : '',
+		);
+
+		$url = isset( $input['service_url'] ) ? trim( sanitize_text_field( (string) $input['service_url'] ) ) : '';
+		if ( '' === $url ) {
+			$result['service_url'] = '';
+		} elseif ( self::valid_service_url( $url ) ) {
+			$result['service_url'] = untrailingslashit( esc_url_raw( $url, array( 'https' ) ) );
+		} else {
+			self::error( 'service_url', __( 'The service URL must be an https:// address, such as https://meetbridge.example.com.', 'meetbridge' ) );
+		}
+
+		$site_id = isset( $input['site_id'] ) ? trim( sanitize_text_field( (string) $input['site_id'] ) ) : '';
+		if ( '' === $site_id || preg_match( '/^[A-Za-z0-9_-]{1,64}$/', $site_id ) ) {
+			$result['site_id'] = $site_id;
+		} else {
+			self::error( 'site_id', __( 'The site id may only contain letters, digits, "_" and "-" (as printed by "sites create").', 'meetbridge' ) );
+		}
+		return $result;
+	}
+
+	/**
+	 * Sanitize callback of `meetbridge_secret`: an empty field keeps the stored secret; a value must
+	 * be a Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes).
+	 *
+	 * @param mixed $input The submitted secret.
+	 * @return string The secret to store.
+	 */
+	public static function sanitize_secret( $input ): string {
+		$old    = (string) get_option( self::SECRET, '' );
+		$secret = is_string( $input ) ? trim( $input ) : '';
+		if ( '' === $secret ) {
+			return $old;
+		}
+		if ( null === MeetBridge_Signer::secret_bytes( $secret ) ) {
+			self::error( 'secret', __( 'The secret must look like whsec_… (as printed by "sites create"). The stored secret was kept.', 'meetbridge' ) );
+			return $old;
+		}
+		return $secret;
+	}
+
+	/**
+	 * Whether a URL is an absolute https URL with a host.
+	 *
+	 * @param string $url The URL.
+	 */
+	public static function valid_service_url( string $url ): bool {
+		$parts = wp_parse_url( $url );
+		return is_array( $parts ) && isset( $parts['scheme'], $parts['host'] ) && 'https' === strtolower( $parts['scheme'] )
+			&& ! isset( $parts['query'] ) && ! isset( $parts['fragment'] ) && ! isset( $parts['user'] );
+	}
+
+	/**
+	 * Report a settings error when the Settings API is loaded (it is not in every context).
+	 *
+	 * @param string $code    Error code.
+	 * @param string $message Message.
+	 */
+	private static function error( string $code, string $message ): void {
+		if ( function_exists( 'add_settings_error' ) ) {
+			add_settings_error( self::OPTION, 'meetbridge_' . $code, $message );
+		}
+	}
+}

@@ -1,0 +1,143 @@
+<?php
+/**
+ * The Easy Appointments adapter, driven by firing its hooks with the arguments Easy Appointments
+ * passes (3.12+: easy_ea_new_app( $id, $app_data, $is_final ), easy_ea_edit_app( $id );
+ * before: ea_new_app / ea_edit_app), against tables shaped like Easy Appointments' own.
+ *
+ * @package MeetBridge
+ */
+
+class EasyAppointmentsTest extends MeetBridge_Test_Case {
+
+	public static function setUpBeforeClass(): void {
+		global $wpdb;
+		$p = $wpdb->prefix;
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_appointments (id int AUTO_INCREMENT PRIMARY KEY, location int, service int, worker int, name varchar(255), email varchar(255), phone varchar(45), date date, start time, end time, end_date date NULL, description text, status varchar(45), user int, created timestamp DEFAULT CURRENT_TIMESTAMP, price decimal(10,2))" );
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_services (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), duration int, price decimal(10,2))" );
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_staff (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), description text, email varchar(255), phone varchar(45))" );
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_locations (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), address text, location varchar(255))" );
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_meta_fields (id int AUTO_INCREMENT PRIMARY KEY, type varchar(50), slug varchar(255), label varchar(255))" );
+		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_fields (id int AUTO_INCREMENT PRIMARY KEY, app_id int, field_id int, value text)" );
+	}
+
+	public static function tearDownAfterClass(): void {
+		global $wpdb;
+		foreach ( array( 'appointments', 'services', 'staff', 'locations', 'meta_fields', 'fields' ) as $name ) {
+			$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}ea_{$name}" );
+		}
+	}
+
+	protected function setUp(): void {
+		parent::setUp();
+		global $wpdb;
+		$p = $wpdb->prefix;
+		foreach ( array( 'appointments', 'services', 'staff', 'locations', 'meta_fields', 'fields' ) as $name ) {
+			$wpdb->query( "TRUNCATE TABLE {$p}ea_{$name}" );
+		}
+		$wpdb->insert( "{$p}ea_services", array( 'id' => 1, 'name' => 'Consultation', 'duration' => 45 ) );
+		$wpdb->insert( "{$p}ea_staff", array( 'id' => 3, 'name' => 'Sam Staff', 'email' => 'sam.staff@example.com' ) );
+		$wpdb->insert( "{$p}ea_staff", array( 'id' => 4, 'name' => 'Nobody', 'email' => 'not-a-user@example.com' ) );
+		$wpdb->insert( "{$p}ea_locations", array( 'id' => 2, 'name' => 'Main office', 'address' => 'Street 1' ) );
+		$wpdb->insert( "{$p}ea_meta_fields", array( 'id' => 1, 'type' => 'EMAIL', 'slug' => 'email', 'label' => 'E-mail' ) );
+		$wpdb->insert( "{$p}ea_meta_fields", array( 'id' => 2, 'type' => 'INPUT', 'slug' => 'name', 'label' => 'Name' ) );
+	}
+
+	/**
+	 * Store an appointment as Easy Appointments does (row + custom fields); returns its $app_data.
+	 */
+	private function appointment( array $changes = array() ): array {
+		global $wpdb;
+		$p   = $wpdb->prefix;
+		$app = array_merge(
+			array( 'location' => 2, 'service' => 1, 'worker' => 3, 'date' => '2026-12-01', 'start' => '10:00', 'end' => '10:45', 'status' => 'confirmed', 'price' => '0' ),
+			$changes
+		);
+		if ( isset( $app['id'] ) ) {
+			$wpdb->replace( "{$p}ea_appointments", $app );
+		} else {
+			$wpdb->insert( "{$p}ea_appointments", $app );
+			$app['id'] = $wpdb->insert_id;
+			$wpdb->insert( "{$p}ea_fields", array( 'app_id' => $app['id'], 'field_id' => 1, 'value' => 'cus@example.com' ) );
+			$wpdb->insert( "{$p}ea_fields", array( 'app_id' => $app['id'], 'field_id' => 2, 'value' => 'Cat Customer' ) );
+		}
+		return $app;
+	}
+
+	private function sent_bodies(): array {
+		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
+	}
+
+	public function test_new_appointment_from_the_booking_form_is_created(): void {
+		$app = $this->appointment();
+		do_action( 'easy_ea_new_app', $app['id'], $app, true );
+		$bodies = $this->sent_bodies();
+		$this->assertCount( 1, $bodies );
+		$staff = get_user_by( 'email', 'sam.staff@example.com' );
+		$this->assertSame(
+			array(
+				'type'    => 'booking.created',
+				'booking' => array(
+					'id'       => 'ea-' . $app['id'],
+					'revision' => 1,
+					'title'    => 'Consultation',
+					'start'    => '2026-12-01T10:00:00+01:00',
+					'end'      => '2026-12-01T10:45:00+01:00',
+					'timezone' => 'Europe/Berlin',
+					'staff'    => array( 'id' => (string) $staff->ID, 'email' => 'sam.staff@example.com', 'name' => 'Sam Staff' ),
+					'customer' => array( 'email' => 'cus@example.com', 'name' => 'Cat Customer' ),
+					'video'    => 'zoom',
+					'location' => 'Main office, Street 1',
+				),
+			),
+			$bodies[0]
+		);
+	}
+
+	public function test_admin_edit_is_an_update_and_status_canceled_cancels(): void {
+		$app = $this->appointment();
+		do_action( 'easy_ea_new_app', $app['id'], $app, false );
+		$this->appointment( array( 'id' => $app['id'], 'start' => '14:00', 'end' => '14:45' ) );
+		do_action( 'easy_ea_edit_app', $app['id'] );
+		// The customer cancels through the e-mail link: easy_ea_new_app with status 'canceled'.
+		$cancelled = $this->appointment( array( 'id' => $app['id'], 'start' => '14:00', 'end' => '14:45', 'status' => 'canceled' ) );
+		do_action( 'easy_ea_new_app', $app['id'], $cancelled );
+		$bodies = $this->sent_bodies();
+		$this->assertSame( array( 'booking.created', 'booking.updated', 'booking.cancelled' ), array_column( $bodies, 'type' ) );
+		$this->assertSame( '2026-12-01T14:00:00+01:00', $bodies[1]['booking']['start'] );
+		$this->assertSame( array( 1, 2, 3 ), array_map( static fn( $b ) => $b['booking']['revision'], $bodies ) );
+		// Cancelling again sends nothing more.
+		do_action( 'easy_ea_edit_app', $app['id'] );
+		$this->assertCount( 3, $this->outbox() );
+	}
+
+	public function test_legacy_hook_names_and_a_worker_without_a_user(): void {
+		$app = $this->appointment( array( 'worker' => 4 ) );
+		do_action( 'ea_new_app', $app['id'], $app, true );
+		do_action( 'ea_edit_app', $app['id'] );
+		$bodies = $this->sent_bodies();
+		$this->assertSame( array( 'booking.created', 'booking.updated' ), array_column( $bodies, 'type' ) );
+		$this->assertSame( 'ea-worker-4', $bodies[0]['booking']['staff']['id'] );
+	}
+
+	public function test_a_cancelled_appointment_that_was_never_sent_sends_nothing_and_abandoned_cancels(): void {
+		$app = $this->appointment( array( 'status' => 'canceled' ) );
+		do_action( 'easy_ea_new_app', $app['id'], $app, false );
+		$this->assertSame( array(), $this->outbox() );
+		$other = $this->appointment();
+		do_action( 'easy_ea_new_app', $other['id'], $other, true );
+		$this->appointment( array( 'id' => $other['id'], 'status' => 'abandoned' ) );
+		do_action( 'easy_ea_edit_app', $other['id'] );
+		$this->assertSame( array( 'booking.created', 'booking.cancelled' ), array_column( $this->sent_bodies(), 'type' ) );
+	}
+
+	public function test_overnight_appointment_and_filters(): void {
+		$video = static fn() => 'none';
+		add_filter( 'meetbridge_ea_video', $video );
+		$app = $this->appointment( array( 'start' => '23:30', 'end' => '00:15' ) );
+		do_action( 'easy_ea_new_app', $app['id'], $app, true );
+		remove_filter( 'meetbridge_ea_video', $video );
+		$booking = $this->sent_bodies()[0]['booking'];
+		$this->assertSame( '2026-12-02T00:15:00+01:00', $booking['end'] );
+		$this->assertSame( 'none', $booking['video'] );
+	}
+}

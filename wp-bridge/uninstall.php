@@ -1,0 +1,20 @@
+<?php
+/**
+ * Removes everything the plugin stored: its options, its tables and its scheduled events.
+ * Deactivation keeps all of it; only deleting the plugin from the Plugins screen runs this.
+ *
+ * @package MeetBridge
+ */
+
+if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
+	exit;
+}
+
+require_once __DIR__ . '/includes/class-meetbridge-settings.php';
+require_once __DIR__ . '/includes/class-meetbridge-schema.php';
+
+MeetBridge_Schema::drop();
+foreach ( MeetBridge_Settings::OPTION_NAMES as $meetbridge_option ) {
+	delete_option( $meetbridge_option );
+}
+wp_clear_scheduled_hook( 'meetbridge_outbox_run' );
