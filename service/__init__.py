@@ -55,6 +55,11 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(availability.bp)
+    from service import cleanup_cli, privacy_api, settings_api, zoom_webhooks
+
+    for blueprint in (privacy_api.bp, settings_api.bp, zoom_webhooks.bp):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(cleanup_cli.cleanup_command)
     app.cli.add_command(sites_cli.sites_group)
     app.cli.add_command(vault_cli.vault_group)
 

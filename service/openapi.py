@@ -78,6 +78,7 @@ def document(public_url: str) -> dict[str, Any]:
             {"name": "sites", "description": "Called by WordPress sites; signed with the site's secret."},
             {"name": "browser", "description": "Pages for a site admin's browser (connect screens)."},
             {"name": "operations", "description": "Health, readiness, metrics and this document."},
+            {"name": "zoom", "description": "Called by Zoom; signed with the app's webhook secret token."},
         ],
         "paths": _paths(),
         "components": _components(),
@@ -151,9 +152,11 @@ def _paths() -> dict[str, Any]:
                     "503": _error(*_UNAVAILABLE),
                 },
             ),
+            "delete": _privacy().erase_booking_operation(),
         },
         **_linking_paths(),
         **_availability_paths(),
+        **_privacy().paths(),
         "/healthz": {
             "get": _operation(
                 "healthz",
@@ -218,6 +221,13 @@ def _html(description: str, location: bool = False) -> dict[str, Any]:
             "schema": {"type": "string"},
         }
     return answer
+
+
+def _privacy():
+    """Issue 6's entries (service/openapi_privacy.py), imported late: that module builds on this one."""
+    from service import openapi_privacy
+
+    return openapi_privacy
 
 
 def _linking_paths() -> dict[str, Any]:
@@ -566,6 +576,7 @@ def _components() -> dict[str, Any]:
             ),
             **_linking_schemas(),
             **_availability_schemas(),
+            **_privacy().schemas(),
             "Error": {
                 "type": "object",
                 "required": ["error", "message"],

@@ -56,7 +56,39 @@ def rotate_command(site_id: str, grace_hours: float) -> None:
 @click.argument("site_id")
 @click.confirmation_option(prompt="Erase this site and all of its data?")
 def delete_command(site_id: str) -> None:
-    """Erase a site and everything stored for it."""
+    """Erase a site and everything stored for it: its bookings' Zoom meetings and Google events, its
+    jobs, its linked accounts (revoked at the providers), its metadata."""
+    from service import erasure
+
     if not redis_client.get().exists(keys.site(site_id)):
         raise click.ClickException(f"no site {site_id!r}")
-    _echo({"site_id": site_id, "deleted_keys": sites.delete(redis_client.get(), site_id)})
+    _echo(erasure.erase_site(redis_client.get(), site_id))
+
+
+@sites_group.command("settings")
+@click.argument("site_id")
+@click.option("--retention-days", type=int, default=None, help="Days booking metadata is kept after the end.")
+@click.option(
+    "--grace-minutes", type=int, default=None, help="Minutes after the end a Zoom meeting is deleted."
+)
+def settings_command(site_id: str, retention_days: int | None, grace_minutes: int | None) -> None:
+    """Show a site's settings, or change its retention window and grace period."""
+    from service import settings_api, site_settings
+
+    r = redis_client.get()
+    if not r.exists(keys.site(site_id)):
+        raise click.ClickException(f"no site {site_id!r}")
+    changes = {
+        name: value
+        for name, value in (("retention_days", retention_days), ("grace_minutes", grace_minutes))
+        if value is not None
+    }
+    if not changes:
+        _echo(site_settings.load(r, site_id))
+        return
+    try:
+        _echo(settings_api.save(r, site_id, settings_api.validate(changes)))
+    except settings_api.InvalidSetting as exc:
+        raise click.BadParameter(str(exc), param_hint="--" + exc.field.replace("_", "-")) from None
+    except KeyError:
+        raise click.ClickException(f"no site {site_id!r}") from None

@@ -722,6 +722,211 @@ def _availability_redis_down(h):
     return _get_availability(h, client=h.down.test_client())
 
 
+# --- privacy, settings and Zoom's webhooks (issue 6) ------------------------------------------------------
+
+EXPORT = "/v1/sites/{site_id}/export"
+SETTINGS = "/v1/sites/{site_id}/settings"
+ZOOM_EVENTS = "/v1/zoom/events"
+
+
+def _pending_booking(h, booking_id="gone-1"):
+    redis_client.get(h.app).hset(
+        keys.booking(h.site["site_id"], booking_id),
+        mapping={"rev": 1, "state": "pending", "event": "booking.created", "created": "1796115600.5"},
+    )
+
+
+def _put_settings(h, payload, *, client=None, site_id=None, content_type=None, **options):
+    body = signing.body_of(payload)
+    headers = signing.headers(h.site["secret"], body, **options)
+    if content_type:
+        headers["Content-Type"] = content_type
+    path = f"/v1/sites/{site_id or h.site['site_id']}/settings"
+    return (client or h.client).put(path, data=body, headers=headers)
+
+
+ZOOM_SECRET = "sandbox-zoom-webhook"  # noqa: S105 - development mode's value
+
+
+def _zoom_sign(secret, message):
+    from service import zoom_webhooks
+
+    return zoom_webhooks.sign(secret, message)
+
+
+def _zoom_event(h, payload, *, client=None, secret=ZOOM_SECRET, timestamp=None):
+    body = signing.body_of(payload)
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = "v0=" + _zoom_sign(secret, b"v0:" + stamp.encode() + b":" + body)
+    headers = {"x-zm-signature": signature, "x-zm-request-timestamp": stamp}
+    headers["Content-Type"] = "application/json"
+    return (client or h.client).post("/v1/zoom/events", data=body, headers=headers)
+
+
+@case(EXPORT, "get", 200, "export")
+def _export(h):
+    _pending_booking(h)
+    _linked_account(h)
+    answer = _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/export")
+    body = answer.get_json()
+    assert [b["booking_id"] for b in body["bookings"]] == ["gone-1"] and len(body["accounts"]) == 1
+    assert h.site["secret"] not in answer.text and "access_token" not in answer.text
+    return answer
+
+
+@case(EXPORT, "get", 401, "wrong_secret", error="bad_signature")
+def _export_wrong_secret(h):
+    return _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/export", secret="whsec_" + "A" * 44)
+
+
+@case(EXPORT, "get", 404, "unknown_site", error="unknown_site")
+def _export_unknown_site(h):
+    return _signed(h, "GET", "/v1/sites/site_doesnotexist0000/export")
+
+
+@case(EXPORT, "get", 503, "redis_down", error="storage_unavailable")
+def _export_redis_down(h):
+    return _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/export", client=h.down.test_client())
+
+
+@case(BOOKING, "delete", 200, "erased", deleted=True, zoom_meeting="none", google_event="none")
+def _erase(h):
+    _pending_booking(h)
+    answer = _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/gone-1")
+    assert not redis_client.get(h.app).exists(keys.booking(h.site["site_id"], "gone-1"))
+    return answer
+
+
+@case(BOOKING, "delete", 401, "wrong_secret", error="bad_signature")
+def _erase_wrong_secret(h):
+    return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/1", secret="whsec_" + "A" * 44)
+
+
+@case(BOOKING, "delete", 404, "unknown_booking", error="unknown_booking")
+def _erase_unknown(h):
+    return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/nothing")
+
+
+@case(BOOKING, "delete", 503, "busy", error="busy")
+def _erase_busy(h):
+    from service import erasure
+
+    _pending_booking(h)
+    r = redis_client.get(h.app)
+    r.set(keys.booking_lock(h.site["site_id"], "gone-1"), "a-sync", ex=60)  # a sync job holds it
+    wait, erasure.LOCK_WAIT = erasure.LOCK_WAIT, 0.2
+    try:
+        return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/gone-1")
+    finally:
+        erasure.LOCK_WAIT = wait
+
+
+@case(BOOKING, "delete", 503, "redis_down", error="storage_unavailable")
+def _erase_redis_down(h):
+    path = f"/v1/sites/{h.site['site_id']}/bookings/1"
+    return _signed(h, "DELETE", path, client=h.down.test_client())
+
+
+@case(SETTINGS, "put", 200, "changed", retention_days=7, grace_minutes=60)
+def _settings(h):
+    return _put_settings(h, {"retention_days": 7})
+
+
+@case(SETTINGS, "put", 400, "malformed", error="malformed_json")
+def _settings_malformed(h):
+    return _put_settings(h, b'{"retention_days": ')
+
+
+@case(SETTINGS, "put", 401, "wrong_secret", error="bad_signature")
+def _settings_wrong_secret(h):
+    body = b'{"retention_days": 7}'
+    headers = signing.headers("whsec_" + "A" * 44, body)
+    return h.client.put(f"/v1/sites/{h.site['site_id']}/settings", data=body, headers=headers)
+
+
+@case(SETTINGS, "put", 404, "unknown_site", error="unknown_site")
+def _settings_unknown_site(h):
+    return _put_settings(h, {"retention_days": 7}, site_id="site_doesnotexist0000")
+
+
+@case(SETTINGS, "put", 409, "replayed", error="replayed_request")
+def _settings_replayed(h):
+    assert _put_settings(h, {"grace_minutes": 5}, msg_id="msg_set").status_code == 200
+    return _put_settings(h, {"grace_minutes": 5}, msg_id="msg_set")
+
+
+@case(SETTINGS, "put", 415, "form", error="unsupported_media_type")
+def _settings_form(h):
+    return _put_settings(h, b"retention_days=7", content_type="application/x-www-form-urlencoded")
+
+
+@case(SETTINGS, "put", 422, "out_of_range", error="invalid_settings", field="retention_days")
+def _settings_out_of_range(h):
+    return _put_settings(h, {"retention_days": 0})
+
+
+@case(SETTINGS, "put", 422, "unknown", error="invalid_settings", field="colour")
+def _settings_unknown(h):
+    return _put_settings(h, {"grace_minutes": 10, "colour": "red"})
+
+
+@case(SETTINGS, "put", 503, "redis_down", error="storage_unavailable")
+def _settings_redis_down(h):
+    return _put_settings(h, {"retention_days": 7}, client=h.down.test_client())
+
+
+@case(ZOOM_EVENTS, "post", 200, "url_validation", plainToken="qgg8vlvZRS6UYooatFL8Aw")
+def _zoom_validation(h):
+    plain = "qgg8vlvZRS6UYooatFL8Aw"
+    answer = _zoom_event(h, {"event": "endpoint.url_validation", "payload": {"plainToken": plain}})
+    expected = _zoom_sign(ZOOM_SECRET, plain.encode())
+    assert answer.get_json()["encryptedToken"] == expected
+    return answer
+
+
+@case(ZOOM_EVENTS, "post", 200, "ended", status="scheduled")
+def _zoom_meeting_ended(h):
+    r = redis_client.get(h.app)
+    member = f"{h.site['site_id']}|b-1"
+    r.hset(keys.booking(h.site["site_id"], "b-1"), mapping={"zoom_id": "81234567890", "state": "synced"})
+    r.hset(keys.ZOOM_MEETINGS, "81234567890", member)
+    r.zadd(keys.MEETINGS_DUE, {member: time.time() + 3600})
+    answer = _zoom_event(h, {"event": "meeting.ended", "payload": {"object": {"id": 81234567890}}})
+    assert r.zscore(keys.MEETINGS_DUE, member) <= time.time()
+    return answer
+
+
+@case(ZOOM_EVENTS, "post", 200, "deauthorized", status="deleted", accounts=0)
+def _zoom_deauthorized(h):
+    return _zoom_event(h, {"event": "app_deauthorized", "payload": {"user_id": "z8yCx", "account_id": "a"}})
+
+
+@case(ZOOM_EVENTS, "post", 400, "malformed", error="malformed_json")
+def _zoom_malformed(h):
+    return _zoom_event(h, b'{"event": ')
+
+
+@case(ZOOM_EVENTS, "post", 401, "wrong_secret", error="bad_signature")
+def _zoom_wrong_secret(h):
+    return _zoom_event(h, {"event": "meeting.ended", "payload": {}}, secret="not-the-secret")
+
+
+@case(ZOOM_EVENTS, "post", 401, "stale", error="timestamp_out_of_tolerance")
+def _zoom_stale(h):
+    return _zoom_event(h, {"event": "meeting.ended", "payload": {}}, timestamp=int(time.time()) - 301)
+
+
+@case(ZOOM_EVENTS, "post", 422, "no_meeting_id", error="invalid_event", field="payload.object.id")
+def _zoom_no_meeting(h):
+    return _zoom_event(h, {"event": "meeting.ended", "payload": {"object": {}}})
+
+
+@case(ZOOM_EVENTS, "post", 503, "redis_down", error="storage_unavailable")
+def _zoom_redis_down(h):
+    payload = {"event": "meeting.ended", "payload": {"object": {"id": 1}}}
+    return _zoom_event(h, payload, client=h.down.test_client())
+
+
 @pytest.fixture
 def harness(app, tmp_path):
     with app.app_context():

@@ -46,6 +46,8 @@ class Outcome:
     start: int | None = None
     end: int | None = None
     cleared: list[str] = field(default_factory=list)
+    staff_id: str | None = None  # recorded so cleanup and erasure can reach the meeting and the event
+    old_zoom_id: str | None = None  # a meeting deleted by this sync (its webhook index entry goes)
 
     @classmethod
     def failure(cls, reason: str) -> Outcome:
@@ -62,6 +64,8 @@ class Outcome:
         fields: dict[str, Any] = {}
         if self.start is not None:
             fields.update(start=self.start, end=self.end)
+        if self.staff_id:
+            fields["staff"] = self.staff_id
         if self.zoom_id:
             fields["zoom_id"] = self.zoom_id
         if self.join_url:
@@ -105,10 +109,13 @@ class Work:
     def apply(self) -> Outcome:
         """Create or move the meeting and the event of a created or updated booking."""
         start, end = parse_time(self.booking["start"]), parse_time(self.booking["end"])
-        outcome = Outcome(state="synced", start=int(start.timestamp()), end=int(end.timestamp()))
+        outcome = Outcome(
+            state="synced", start=int(start.timestamp()), end=int(end.timestamp()), staff_id=self.staff_id
+        )
         if self.booking.get("video") == "zoom":
             outcome.zoom_id, outcome.join_url = self._ensure_meeting(start, end)
         elif self._zoom_id():
+            outcome.old_zoom_id = self._zoom_id()
             self._delete_meeting(self._zoom_id())
             outcome.cleared += ["zoom_id", "join", "zintent"]
         event = self._upsert_event(outcome.join_url)
@@ -130,6 +137,8 @@ class Work:
             start=int(self.record[b"start"]) if self.record.get(b"start") else None,
             end=int(end) if end else None,
             cleared=["join", "glink", "zintent", "gcal"],
+            staff_id=self.staff_id,
+            old_zoom_id=zoom_id,
         )
 
     def failed(self, reason: str) -> Outcome:

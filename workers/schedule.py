@@ -2,7 +2,9 @@
 
 from rq import cron
 
-from workers import heartbeat
+from workers import cleanup, heartbeat
 from workers.queues import MAINTENANCE
 
 cron.register(heartbeat.beat, queue_name=MAINTENANCE, interval=60, result_ttl=600)
+# Every minute; a run that outlasts the minute holds the cleanup lock, so the next one returns at once.
+cron.register(cleanup.run_job, queue_name=MAINTENANCE, interval=60, result_ttl=600, failure_ttl=7 * 24 * 3600)

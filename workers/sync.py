@@ -132,6 +132,7 @@ def settle(
                 if not pipe.exists(key):
                     return  # erased meanwhile
                 newest = int(pipe.hget(key, "rev") or 0)
+                recorded_end = pipe.hget(key, "end")
                 fields = {"applied": revision, "updated": int(time.time()), "error": outcome.error or ""}
                 if revision >= newest:
                     fields["state"] = outcome.state
@@ -140,7 +141,7 @@ def settle(
                 pipe.hset(key, mapping=fields)
                 if outcome.cleared:
                     pipe.hdel(key, *outcome.cleared)
-                _index(pipe, member, outcome, settings)
+                _index(pipe, key, member, outcome, settings, int(recorded_end) if recorded_end else None)
                 results.enqueue_result(
                     r,
                     site_id,
@@ -154,14 +155,20 @@ def settle(
                 continue
 
 
-def _index(pipe, member: str, outcome: meeting.Outcome, settings: dict) -> None:
-    if outcome.end is None:
-        return
+def _index(
+    pipe, key: str, member: str, outcome: meeting.Outcome, settings: dict, recorded_end: int | None
+) -> None:
+    """Every settled booking is due for cleanup at its end plus the site's grace period (a booking that
+    never got times: from now); cleanup deletes its meeting and sets its record to expire. Until then
+    the record does not expire (a booking moved to the future after a cleanup lives on)."""
+    end = outcome.end if outcome.end is not None else recorded_end
+    due = (end if end is not None else int(time.time())) + 60 * int(settings["grace_minutes"])
+    pipe.zadd(keys.MEETINGS_DUE, {member: due})
+    pipe.persist(key)
     if outcome.zoom_id and outcome.state == "synced":
-        pipe.zadd(keys.MEETINGS_DUE, {member: outcome.end + 60 * int(settings["grace_minutes"])})
-    elif outcome.state == "cancelled":
-        pipe.zrem(keys.MEETINGS_DUE, member)
-    pipe.zadd(keys.RETENTION_DUE, {member: outcome.end + 86400 * int(settings["retention_days"])})
+        pipe.hset(keys.ZOOM_MEETINGS, outcome.zoom_id, member)
+    if outcome.old_zoom_id and outcome.old_zoom_id != outcome.zoom_id:
+        pipe.hdel(keys.ZOOM_MEETINGS, outcome.old_zoom_id)
 
 
 def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
