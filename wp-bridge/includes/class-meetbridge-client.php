@@ -2,8 +2,9 @@
 /**
  * All HTTP to MeetBridge goes through here: signed requests, a timeout, no redirects, TLS verified,
  * `is_wp_error()` checked before the status code. `wp_safe_remote_request()` refuses local and
- * private hosts; the `http_request_host_is_external` filter below lets through the one host the admin
- * configured as the service URL, and nothing else.
+ * private hosts and ports other than 80, 443 and 8080; the `http_request_host_is_external` and
+ * `http_allowed_safe_ports` filters below let through the one host (and port) the admin configured as
+ * the service URL, and nothing else.
  *
  * @package MeetBridge
  */
@@ -76,6 +77,22 @@ class MeetBridge_Client {
 			return true;
 		}
 		return $external;
+	}
+
+	/**
+	 * Filter `http_allowed_safe_ports`: `wp_safe_remote_*` only allows ports 80, 443 and 8080; add the
+	 * port of the configured service URL, for the service host only.
+	 *
+	 * @param int[]  $ports Allowed ports.
+	 * @param string $host  Host being requested.
+	 * @return int[]
+	 */
+	public static function allow_service_port( $ports, $host = '' ) {
+		$port = wp_parse_url( MeetBridge_Settings::service_url(), PHP_URL_PORT );
+		if ( is_int( $port ) && is_array( $ports ) && is_string( $host ) && strtolower( $host ) === MeetBridge_Settings::service_host() ) {
+			$ports[] = $port;
+		}
+		return $ports;
 	}
 
 	/**

@@ -21,6 +21,7 @@ class MeetBridge_Plugin {
 		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
 		add_action( 'plugins_loaded', array( __CLASS__, 'maybe_upgrade' ) );
 		add_filter( 'http_request_host_is_external', array( 'MeetBridge_Client', 'allow_service_host' ), 10, 2 );
+		add_filter( 'http_allowed_safe_ports', array( 'MeetBridge_Client', 'allow_service_port' ), 10, 2 );
 		add_action( 'rest_api_init', array( 'MeetBridge_Results', 'register_routes' ) );
 		add_action( MeetBridge_Outbox::HOOK, array( 'MeetBridge_Outbox', 'run' ) );
 		add_action( 'shutdown', array( 'MeetBridge_Outbox', 'spawn_at_shutdown' ) );

@@ -57,4 +57,13 @@ class SettingsTest extends MeetBridge_Test_Case {
 		$this->assertFalse( MeetBridge_Client::allow_service_host( false, '127.0.0.1' ) );
 		$this->assertFalse( MeetBridge_Client::allow_service_host( false, 'localhost' ) );
 	}
+
+	public function test_only_the_configured_port_of_the_configured_host_is_allowed(): void {
+		update_option( MeetBridge_Settings::OPTION, array( 'service_url' => 'https://localhost:8443', 'site_id' => 'site_test' ) );
+		$this->assertSame( array( 80, 443, 8080, 8443 ), MeetBridge_Client::allow_service_port( array( 80, 443, 8080 ), 'localhost' ) );
+		$this->assertSame( array( 80, 443, 8080 ), MeetBridge_Client::allow_service_port( array( 80, 443, 8080 ), 'evil.example' ) );
+		$this->assertTrue( (bool) wp_http_validate_url( 'https://localhost:8443/v1/sites' ) );
+		$this->assertFalse( wp_http_validate_url( 'https://localhost:8444/v1/sites' ) );
+		$this->assertFalse( wp_http_validate_url( 'https://127.0.0.1:8443/v1/sites' ) );
+	}
 }
