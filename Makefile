@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test lint format bench screenshots clean
+.PHONY: help run test wp-test lint format bench screenshots clean
 
 help:
 	@echo "make run          the whole system locally (embedded Redis, TLS, sandbox, web, worker, cron)"
 	@echo "make test         every test suite, lint included (what CI runs)"
 	@echo "make bench        benchmarks -> bench/REPORT.md"
 	@echo "make screenshots  connect screens -> docs/screenshots/ (needs Debian's chromium)"
+	@echo "make wp-test      only the WordPress plugin's tests (php -l, PHPUnit, end to end, browser)"
 	@echo "make lint/format  ruff"
 
 $(BIN)/activate:
@@ -35,8 +36,13 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# pytest includes tests/wordpress: `php -l` of every wp-bridge file, PHPUnit (WordPress loaded in its
+# bootstrap), and the end-to-end and browser tests against a real WordPress.
 test: lint
 	$(BIN)/python -m pytest
+
+wp-test: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/wordpress
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run
