@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests import browser, processes
+from tests.wordpress import admin_flow
 from tests.wordpress.conftest import require_wordpress
 from tests.wordpress.meetbridge_world import start_world
 
@@ -201,6 +202,37 @@ def test_meetbridge_down_for_a_while_then_everything_arrives_once(world):
     world.wp.php("return MeetBridge_Outbox::run();")
     assert len(meetings(world, "Down A")) == 1 and len(events(world, "Down B")) == 1
     assert row(world, "down-a")["state"] == "synced"
+
+
+def test_admin_in_a_browser_saves_settings_and_connects_zoom(world):
+    browser.require_chromium()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
+    world.wp.php(
+        "update_option( 'meetbridge_settings', array() ); update_option( 'meetbridge_secret', '' ); return 1;"
+    )
+    world.sandbox.post("consent", {"mode": "ask", "email": "sam.staff@example.com"})
+
+    def shoot(page, name: str) -> None:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    with browser.page(width=1100, height=760) as page:
+        admin_flow.log_in(world, page)
+        admin_flow.save_settings(world, page, shoot)
+        saved = world.wp.php(
+            "return array( get_option( 'meetbridge_settings' ), get_option( 'meetbridge_secret' ) );"
+        )
+        assert saved == [
+            {"service_url": world.stack.base_url, "site_id": world.site["site_id"]},
+            world.site["secret"],
+        ]
+        admin_flow.connect_zoom(world, page, sam, shoot)
+        assert ("zoom", sam, "active") in {
+            (a["provider"], a["staff_id"], a["status"]) for a in world.linker.accounts()
+        }
+        admin_flow.disconnect_zoom(world, page, sam)
+    assert ("zoom", sam) not in {(a["provider"], a["staff_id"]) for a in world.linker.accounts()}
+    assert {p.name for p in SHOTS.glob("wp-*.png")} >= {"wp-1-settings.png", "wp-5-connected.png"}
 
 
 def test_no_notice_or_warning_from_the_plugin(world):
