@@ -36,10 +36,11 @@ def signed_events(site: dict, count: int, prefix: str):
         yield path, msg_id, str(now), webhooks.sign(secret, msg_id, now, body.encode()), body
 
 
-def write_wrk_file(folder: Path, site: dict, count: int) -> Path:
-    path = folder / "events.tsv"
+def write_wrk_file(folder: Path, site: dict, count: int, prefix: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"events-{prefix}tsv"
     with path.open("w") as handle:
-        for fields in signed_events(site, count, "w"):
+        for fields in signed_events(site, count, prefix):
             handle.write("\t".join(fields) + "\n")
     return path
 
@@ -56,13 +57,21 @@ def raw_requests(site: dict, count: int, port: int) -> list[bytes]:
     return out
 
 
-def max_rate(stack: processes.Stack, site: dict, folder: Path, seconds: int) -> wrk.Result:
+def max_rate(stack: processes.Stack, site: dict, folder: Path, seconds: int, prefix: str = "w") -> wrk.Result:
+    """Events/s with wrk replaying pre-signed unique events (signed just before, valid for 5 minutes)."""
     script = str(Path(__file__).with_name("events_requests.lua"))
-    events_file = write_wrk_file(folder, site, 60_000)
+    events_file = write_wrk_file(folder, site, 6_000 * seconds, prefix)
     url = stack.base_url + f"/v1/sites/{site['site_id']}/events"
     return wrk.run(url, seconds=seconds, script=script, script_args=(str(events_file),))
 
 
 def latency_at(stack: processes.Stack, site: dict, rate: float, seconds: int) -> openloop.Latencies:
+    """Latency of unique signed events arriving at a steady `rate`."""
     requests = raw_requests(site, int(rate * seconds), stack.port)
-    return openloop.run("127.0.0.1", stack.port, str(stack.certs.bundle), requests, rate)
+    return openloop.run("127.0.0.1", stack.port, str(stack.certs.ca), requests, rate)
+
+
+def baseline_latency_at(stack: processes.Stack, rate: float, seconds: int) -> openloop.Latencies:
+    """The trivial route at the same steady rate, for comparison."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: localhost:{stack.port}\r\n\r\n".encode()
+    return openloop.run("127.0.0.1", stack.port, str(stack.certs.ca), [request] * int(rate * seconds), rate)

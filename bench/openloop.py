@@ -43,8 +43,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def _run(host: str, port: int, cafile: str, requests: Sequence[bytes], rate: float, connections: int):
     context = ssl.create_default_context(cafile=cafile)
     pool: asyncio.Queue = asyncio.Queue()
+    warm_up = f"GET /healthz HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode()
     for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection(host, port, ssl=context, server_hostname="localhost"))
+        # One request right after each handshake: a server thread that accepted the connection is
+        # waiting for it (gunicorn's gthread would otherwise hold a thread for an idle connection).
+        reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname="localhost")
+        writer.write(warm_up)
+        await _read_response(reader)
+        pool.put_nowait((reader, writer))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter() + 0.1

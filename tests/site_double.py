@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -89,6 +90,7 @@ class SiteDouble:
                     return
                 message = json.loads(body)
                 message["webhook_id"] = self.headers["webhook-id"]
+                message["received_at"] = time.monotonic()
                 double.results.append(message)
                 self._answer(double.answer_status, b"", "text/plain")
 
