@@ -9,7 +9,7 @@ help:
 	@echo "make run          the whole system locally (embedded Redis, TLS, sandbox, web, worker, cron)"
 	@echo "make test         every test suite, lint included (what CI runs)"
 	@echo "make bench        benchmarks -> bench/REPORT.md"
-	@echo "make screenshots  connect screens -> docs/screenshots/ (needs Debian's chromium)"
+	@echo "make screenshots  connect screens and wp-bridge admin pages -> docs/screenshots/ (chromium, wordpress)"
 	@echo "make wp-test      only the WordPress plugin's tests (php -l, PHPUnit, end to end, browser)"
 	@echo "make lint/format  ruff"
 
@@ -49,6 +49,7 @@ bench: $(VENV)/.dev
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python -m scripts.screenshots
+	$(BIN)/python -m scripts.wp_screenshots
 
 clean:
 	rm -rf var .pytest_cache
