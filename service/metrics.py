@@ -32,9 +32,16 @@ class OpsCollector:
 
     def collect(self):
         depth = GaugeMetricFamily("meetbridge_queue_depth", "Jobs waiting in each queue", labels=["queue"])
+        failed = GaugeMetricFamily(
+            "meetbridge_failed_jobs",
+            "Jobs that gave up (kept 7 days; `flask --app service failed-jobs`)",
+            labels=["queue"],
+        )
         for queue in self._queues():
             depth.add_metric([queue.name], queue.count)
+            failed.add_metric([queue.name], queue.failed_job_registry.count)
         yield depth
+        yield failed
         if self._connection is not None:
             from workers.queues import HEARTBEAT_KEY
 

@@ -270,6 +270,44 @@ def test_invalid_grant_fails_the_booking_and_tells_the_site_twice(env):
     assert grants  # the revoked grants existed
 
 
+def test_unlinked_staff_fails_clearly_and_nothing_is_created(env):
+    staff9 = {"id": "9", "email": "nine@example.com", "name": "Nine"}
+    assert env.post(event("booking.created", "unlinked", 1, staff=staff9)).status_code == 202
+    failed = env.result("booking.sync_failed", "unlinked", 1)["data"]
+    assert "no zoom account" in failed["reason"] and "staff 9" in failed["reason"]
+    assert env.status("unlinked")["state"] == "failed"
+    assert env.meetings("unlinked") == [] and env.event("unlinked") is None
+
+
+def test_zoom_daily_limit_waits_for_the_reset(env):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    env.sandbox.post("daily-limit", {"limit": 0})
+    try:
+        assert env.post(event("booking.created", "daily", 1)).status_code == 202
+        status = processes.wait_for(
+            lambda: (lambda s: s if "retrying in" in (s["last_error"] or "") else None)(env.status("daily")),
+            what="the booking to wait for Zoom's reset",
+        )
+    finally:
+        env.sandbox.post("daily-limit", {"limit": 100_000})
+    assert status["state"] == "pending" and "daily rate limit" in status["last_error"]
+    registry = ScheduledJobRegistry(queue=Queue("sync", connection=env.r))
+    waits = [
+        registry.get_scheduled_time(job_id)
+        for job_id in registry.get_job_ids()
+        if env.r.hget(f"rq:job:{job_id}", "description").startswith(b"sync booking.created (attempt 2)")
+    ]
+    assert len(waits) == 1
+    # Retry-After of the daily limit runs to the next UTC midnight: the job waits until then.
+    from datetime import UTC, datetime, timedelta
+
+    midnight = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert abs((waits[0].replace(tzinfo=UTC) - midnight).total_seconds()) < 120
+    assert env.meetings("daily") == []
+
+
 def test_nothing_personal_in_redis_or_logs(env):
     # Runs after the flows above (created, updated, cancelled, crashes, failures, relink).
     personal = [*signing.PERSONAL, "Other Staff", "other@example.com", "zoom.us/j/", "calendar/event?eid"]

@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from rq.cron import CronScheduler
+from rq.job import Job
 from rq.worker_pool import WorkerPool
 
 from service import redis_client
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
 @click.option(
     "--processes",
@@ -46,6 +50,7 @@ def worker_command(burst: bool, processes: int) -> None:
 
 
 @click.command("cron")
+@with_appcontext
 def cron_command() -> None:
     """Run RQ's cron scheduler with MeetBridge's schedule (workers/schedule.py)."""
     scheduler = CronScheduler(connection=redis_client.get(), logging_level=current_app.config["LOG_LEVEL"])
@@ -56,7 +61,34 @@ def cron_command() -> None:
         log.info("cron scheduler stopped")
 
 
+@click.command("failed-jobs")
+@with_appcontext
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+def failed_jobs_command(limit: int) -> None:
+    """List jobs that gave up (a result that could not be delivered, a sync that crashed for good)."""
+    connection = redis_client.get()
+    listed = []
+    for queue in queues.all_queues(connection):
+        for job_id in queue.failed_job_registry.get_job_ids(0, limit - 1):
+            job = Job.fetch(job_id, connection=connection)
+            result = job.latest_result()
+            error = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+            listed.append(
+                {
+                    "queue": queue.name,
+                    "job_id": job.id,
+                    "function": job.func_name,
+                    "site_id": job.args[0] if job.args else None,
+                    "about": job.args[1] if len(job.args) > 1 else None,  # booking id or message id
+                    "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+                    "error": error[0][:300] if error else None,
+                }
+            )
+    click.echo(json.dumps(listed, indent=2))
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on `app.cli`."""
     app.cli.add_command(worker_command)
     app.cli.add_command(cron_command)
+    app.cli.add_command(failed_jobs_command)

@@ -1,0 +1,31 @@
+"""Jobs that gave up stay visible to the operator: `flask --app service failed-jobs` and /metrics."""
+
+from __future__ import annotations
+
+import json
+
+from rq import Queue
+
+from service import redis_client
+from workers.worker import MeetBridgeWorker
+
+
+def test_a_job_that_gave_up_is_listed_and_counted(app, runner, client):
+    connection = redis_client.get(app)
+    queue = Queue("deliver", connection=connection)
+    queue.enqueue("json.loads", "site_abc", description="deliver that fails")  # not JSON: raises
+    with app.app_context():
+        MeetBridgeWorker([queue], connection=connection).work(burst=True)
+    result = runner.invoke(args=["failed-jobs"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [(job["queue"], job["function"], job["site_id"]) for job in listed] == [
+        ("deliver", "json.loads", "site_abc")
+    ]
+    assert "JSONDecodeError" in listed[0]["error"]
+    assert 'meetbridge_failed_jobs{queue="deliver"} 1.0' in client.get("/metrics").get_data(as_text=True)
+
+
+def test_nothing_failed_lists_nothing(runner, client):
+    assert json.loads(runner.invoke(args=["failed-jobs"]).output) == []
+    assert 'meetbridge_failed_jobs{queue="sync"} 0.0' in client.get("/metrics").get_data(as_text=True)
