@@ -97,7 +97,7 @@ class GoogleCalendar:
         """The busy periods (`{"start", "end"}`, RFC 3339 in UTC) of one calendar between two RFC 3339
         instants (freebusy.query). A per-calendar error in Google's answer raises like an HTTP error."""
         body = {"timeMin": time_min, "timeMax": time_max, "timeZone": "UTC", "items": [{"id": calendar_id}]}
-        answer = self._execute(self._service.freebusy().query(body=body), token)
+        answer = self._execute(self._service.freebusy().query(body=body), token, reconnect=True)
         calendar = (answer.get("calendars") or {}).get(calendar_id) or {}
         errors = {str(item.get("reason")) for item in calendar.get("errors") or [] if isinstance(item, dict)}
         named = ", ".join(sorted(errors)) or "no busy list"
@@ -107,12 +107,19 @@ class GoogleCalendar:
             raise ProviderRejected(f"Google Calendar refused busy times ({named})")
         return [{"start": str(period["start"]), "end": str(period["end"])} for period in calendar["busy"]]
 
-    def _execute(self, request, token: str):
+    def _execute(self, request, token: str, *, reconnect: bool = False):
+        """Run `request` with `token`; with `reconnect` (reads only), a connection-level failure other than
+        a timeout (a kept-alive connection the server had closed) is retried once on a new connection."""
         try:
             return request.execute(http=_Bearer(self._http, token))
         except HttpError as exc:
             raise _error(exc) from None
         except (TimeoutError, httplib2.HttpLib2Error, OSError) as exc:
+            if reconnect and not isinstance(exc, TimeoutError):
+                for connection in list(self._http.connections.values()):
+                    connection.close()
+                self._http.connections.clear()
+                return self._execute(request, token)
             raise ProviderUnavailable(
                 f"Google Calendar could not be reached ({type(exc).__name__})"
             ) from None
