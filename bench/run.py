@@ -47,10 +47,11 @@ class Context:
 
 
 def web_stack(ctx: Context, name: str) -> tuple[processes.RedisServer, processes.Stack]:
-    """Redis and the web process under the project's gunicorn config (its default worker count)."""
+    """Redis and the web process under the project's gunicorn config (its default worker count).
+    Redis runs on the same host, so it is reached over its unix socket, as `make run` does."""
     redis = processes.RedisServer(ctx.folder / name / "redis")
     redis.start()
-    stack = processes.Stack(ctx.folder / name, redis.url, workers=0, MEETBRIDGE_LOG_LEVEL="WARNING")
+    stack = processes.Stack(ctx.folder / name, redis.unix_url, workers=0, MEETBRIDGE_LOG_LEVEL="WARNING")
     stack.env.pop("WEB_CONCURRENCY")  # gunicorn.conf.py's own default
     return redis, stack
 
@@ -139,18 +140,26 @@ def section_sync(ctx: Context) -> list[str]:
         f"{thr.offered_rate:.0f}/s to {thr.worker_processes} worker processes (RQ SimpleWorkers in a",
         "pool: one job at a time each, no fork per job). Target: at least 40 bookings/s.",
         "",
-        "| completed/s | wall time | p50 event→result | p99 | workers' RSS (sum) |",
-        "|---:|---:|---:|---:|---:|",
+        "| completed/s | wall time | p50 event→result | p99 | workers' RSS (sum) | workers' PSS (sum) |",
+        "|---:|---:|---:|---:|---:|---:|",
         f"| **{thr.rate:.1f}** | {thr.seconds:.1f} s | {thr.p50_ms:,.0f} ms | {thr.p99_ms:,.0f} ms "
         f"| {thr.worker_rss_mib:,.0f} MiB "
-        f"({thr.worker_rss_mib / (thr.worker_processes + 1):.0f} MiB/process) |",
+        f"({thr.worker_rss_mib / (thr.worker_processes + 1):.0f} MiB/process) | {thr.worker_pss_mib:,.0f} MiB |",
         "",
     ]
+
+
+def section_cleanup(ctx: Context) -> list[str]:
+    """Cleanup with 1,000 due among 1,000,000 vs 10,000 stored; memory per booking (issue 6)."""
+    from bench import cleanup
+
+    return cleanup.report_lines(cleanup.measure(ctx.folder / "cleanup"))
 
 
 SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "events": section_events,
     "sync": section_sync,
+    "cleanup": section_cleanup,
 }
 
 

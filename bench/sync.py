@@ -45,6 +45,7 @@ class Throughput:
     rate: float
     worker_processes: int
     worker_rss_mib: float
+    worker_pss_mib: float
     p50_ms: float
     p99_ms: float
 
@@ -184,7 +185,7 @@ def throughput(bench: SyncBench, rate: float = 60, count: int = 1200, latency_ms
         duration,
         count / duration,
         bench.worker_processes,
-        bench.worker_rss_mib(),
+        *bench.worker_memory_mib(),
         statistics.median(spans),
         _percentile(spans, 0.99),
     )
