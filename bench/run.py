@@ -144,7 +144,8 @@ def section_sync(ctx: Context) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|",
         f"| **{thr.rate:.1f}** | {thr.seconds:.1f} s | {thr.p50_ms:,.0f} ms | {thr.p99_ms:,.0f} ms "
         f"| {thr.worker_rss_mib:,.0f} MiB "
-        f"({thr.worker_rss_mib / (thr.worker_processes + 1):.0f} MiB/process) | {thr.worker_pss_mib:,.0f} MiB |",
+        f"({thr.worker_rss_mib / (thr.worker_processes + 1):.0f} MiB/process) "
+        f"| {thr.worker_pss_mib:,.0f} MiB |",
         "",
     ]
 
