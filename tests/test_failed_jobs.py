@@ -1,4 +1,5 @@
-"""Jobs that gave up stay visible to the operator: `flask --app service failed-jobs` and /metrics."""
+"""Workers as the operator sees them: jobs that gave up stay visible (`flask --app service failed-jobs`,
+/metrics), and every log line of a job carries its id."""
 
 from __future__ import annotations
 
@@ -29,3 +30,17 @@ def test_a_job_that_gave_up_is_listed_and_counted(app, runner, client):
 def test_nothing_failed_lists_nothing(runner, client):
     assert json.loads(runner.invoke(args=["failed-jobs"]).output) == []
     assert 'meetbridge_failed_jobs{queue="sync"} 0.0' in client.get("/metrics").get_data(as_text=True)
+
+
+def test_job_log_lines_carry_the_job_id(app, caplog):
+    connection = redis_client.get(app)
+    queue = Queue("maintenance", connection=connection)
+    job = queue.enqueue("workers.heartbeat.beat")
+    caplog.set_level("INFO")
+    from service.logs import CorrelationFilter
+
+    caplog.handler.addFilter(CorrelationFilter())
+    with app.app_context():
+        MeetBridgeWorker([queue], connection=connection).work(burst=True)
+    stamped = {record.request_id for record in caplog.records if job.id in record.getMessage()}
+    assert job.id in stamped

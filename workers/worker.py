@@ -13,6 +13,8 @@ import os
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
 
+from service.logs import correlation_id
+
 #: Seconds after a job's timeout before a job whose worker vanished counts as abandoned.
 ABANDONED_GRACE = 15
 #: Seconds between a worker's maintenance runs (RQ's default is 10 minutes).
@@ -31,6 +33,14 @@ class MeetBridgeWorker(SimpleWorker):
         """Wake from an idle wait at least once per maintenance interval, so an idle worker still
         notices (and retries) a job abandoned by a dead one."""
         return max(1, min(self.worker_ttl - 15, self.maintenance_interval))
+
+    def perform_job(self, job, queue) -> bool:
+        """Run the job with its id as the correlation id of every log line it writes."""
+        token = correlation_id.set(job.id)
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            correlation_id.reset(token)
 
     def get_heartbeat_ttl(self, job) -> int:
         if job.timeout == -1:
