@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from rq.job import Job
 from rq.worker_pool import WorkerPool
 
 from service import redis_client
-from workers import queues
+from workers import providers, queues
 from workers.worker import MeetBridgeWorker
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ def worker_command(burst: bool, processes: int) -> None:
     """Run RQ workers (with RQ's scheduler) on the sync, deliver and maintenance queues."""
     connection = redis_client.get()
     level = current_app.config["LOG_LEVEL"]
+    # Build the provider clients before forking (the children share those pages instead of each
+    # building its own on its first job), then keep these long-lived objects out of the garbage
+    # collector's way.
+    providers.zoom()
+    providers.calendar()
+    gc.freeze()
     log.info("%d worker process(es) listening on %s", processes, ", ".join(queues.ALL))
     if processes == 1:
         worker = MeetBridgeWorker(queues.all_queues(connection), connection=connection)
