@@ -55,6 +55,8 @@ def test_meeting_is_deleted_after_end_plus_grace_and_the_record_expires_after_re
     assert record[b"zoom_id"] == meeting_id.encode() and record[b"state"] == b"synced"  # metadata kept
     assert record[b"created"] == b"1700000000"
     assert r.expiretime(key) == T0 + 30 * 86400  # default retention: 30 days after the end
+    assert r.object("encoding", key) == b"listpack"  # compact again without the sealed values
+    assert r.memory_usage(key, samples=0) <= 260
     assert r.zscore(keys.MEETINGS_DUE, member(w, "b1")) is None
     assert r.hget(keys.ZOOM_MEETINGS, meeting_id) is None
 

@@ -101,6 +101,10 @@ local created = redis.call('HGET', KEYS[2], 'created')
 if created and string.find(created, '.', 1, true) then
   redis.call('HSET', KEYS[2], 'created', string.format('%d', math.floor(tonumber(created))))
 end
+-- Written again, so a hash that held the long sealed values goes back to the compact encoding.
+local fields = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], unpack(fields))
 local expire_at = tonumber(ARGV[3])
 if expire_at > 0 then
   if expire_at <= tonumber(ARGV[4]) then redis.call('DEL', KEYS[2]) return 2 end
