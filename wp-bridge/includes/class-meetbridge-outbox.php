@@ -3,8 +3,8 @@
  * The outbox: every booking event is stored here first and sent later, away from the request of
  * the person who booked, so MeetBridge being slow or down never slows a booking.
  *
- * Sending happens in a background request (a non-blocking loopback POST fired at shutdown of the
- * request that stored the event) and in WP-Cron as the safety net. Each event keeps one webhook-id
+ * Sending happens in a background request (a loopback POST written at shutdown of the request that
+ * stored the event, without waiting for its answer) and in WP-Cron as the safety net. Each event keeps one webhook-id
  * for all its attempts, so MeetBridge's idempotency makes retries harmless. Within one booking the
  * events leave strictly in order: revision N+1 waits until N has been acknowledged or has failed for
  * good. A 2xx acknowledges; 429, 5xx and network errors are retried with backoff; any other 4xx
@@ -140,25 +140,30 @@ class MeetBridge_Outbox {
 		if ( ! MeetBridge_Settings::is_configured() && null === $client ) {
 			return $stats;
 		}
-		if ( '1' !== (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) ) { // phpcs:ignore WordPress.DB.DirectDatabaseQuery
-			$stats['locked'] = true;
-			return $stats;
-		}
-		try {
-			$client   = $client ?? new MeetBridge_Client();
-			$deadline = microtime( true ) + self::MAX_SECONDS;
-			do {
-				$rows = self::due();
-				foreach ( $rows as $row ) {
-					++$stats[ self::send( $client, $row ) ];
-					if ( microtime( true ) > $deadline ) {
-						break 2;
+		$client   = $client ?? new MeetBridge_Client();
+		$deadline = microtime( true ) + self::MAX_SECONDS;
+		do {
+			if ( '1' !== (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 0)', self::lock_name() ) ) ) { // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+				$stats['locked'] = true;
+				return $stats;
+			}
+			try {
+				do {
+					$rows = self::due();
+					foreach ( $rows as $row ) {
+						++$stats[ self::send( $client, $row ) ];
+						if ( microtime( true ) > $deadline ) {
+							break 2;
+						}
 					}
-				}
-			} while ( count( $rows ) > 0 );
-		} finally {
-			$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
-		}
+				} while ( count( $rows ) > 0 );
+			} finally {
+				$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			}
+			// Requests skip spawning while a sender runs; an event stored just before this line is
+			// seen by the check below, one stored after it spawns a new sender.
+			delete_option( MeetBridge_Settings::SPAWNED );
+		} while ( microtime( true ) <= $deadline && count( self::due( 1 ) ) > 0 );
 		self::schedule_next();
 		return $stats;
 	}
@@ -276,27 +281,50 @@ class MeetBridge_Outbox {
 	}
 
 	/**
-	 * At shutdown of a request that stored events: start a sender in the background with a
-	 * non-blocking loopback request (it returns in about a millisecond). WP-Cron remains the safety net.
+	 * At shutdown of a request that stored events: start a sender in the background. The loopback
+	 * request is written to a socket that is closed at once, without waiting for any answer (an HTTP
+	 * client with a 10 ms timeout would wait those 10 ms every time); the sender keeps running
+	 * (`ignore_user_abort`). If the loopback cannot be opened, WP-Cron sends the events instead.
+	 *
+	 * @return bool Whether the loopback request was written.
 	 */
-	public static function spawn_at_shutdown(): void {
+	public static function spawn_at_shutdown(): bool {
 		if ( ! self::$spawn_pending || ! apply_filters( 'meetbridge_spawn_sender', true ) ) {
-			return;
+			return false;
 		}
 		self::$spawn_pending = false;
-		$time                = time();
-		wp_remote_post(
-			rest_url( 'meetbridge/v1/outbox-run' ),
-			array(
-				'timeout'   => 0.01,
-				'blocking'  => false,
-				'sslverify' => apply_filters( 'https_local_ssl_verify', false ), // The same rule core's cron spawn uses for loopbacks.
-				'body'      => array(
-					't'   => $time,
-					'key' => self::spawn_key( $time ),
-				),
-			)
+		// One sender at a time: it keeps sending until nothing is due, so while it runs (or for a
+		// little longer than its time budget, should it have died) requests need not start another.
+		if ( (int) get_option( MeetBridge_Settings::SPAWNED, 0 ) > time() - ( self::MAX_SECONDS + 10 ) ) {
+			return false;
+		}
+		update_option( MeetBridge_Settings::SPAWNED, time(), false );
+		$url   = (string) apply_filters( 'meetbridge_spawn_url', rest_url( 'meetbridge/v1/outbox-run' ) );
+		$parts = wp_parse_url( $url );
+		if ( ! is_array( $parts ) || empty( $parts['host'] ) || ! in_array( $parts['scheme'] ?? '', array( 'http', 'https' ), true ) ) {
+			return false;
+		}
+		$tls    = 'https' === $parts['scheme'];
+		$port   = isset( $parts['port'] ) ? (int) $parts['port'] : ( $tls ? 443 : 80 );
+		$verify = (bool) apply_filters( 'https_local_ssl_verify', false ); // The rule core's cron spawn uses for loopbacks.
+		$socket = @stream_socket_client( // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- a refused loopback is expected to happen; cron covers it.
+			( $tls ? 'ssl://' : 'tcp://' ) . $parts['host'] . ':' . $port,
+			$errno,
+			$errstr,
+			1.0,
+			STREAM_CLIENT_CONNECT,
+			stream_context_create( array( 'ssl' => array( 'verify_peer' => $verify, 'verify_peer_name' => $verify ) ) )
 		);
+		if ( false === $socket ) {
+			return false;
+		}
+		$time = time();
+		$body = http_build_query( array( 't' => $time, 'key' => self::spawn_key( $time ) ) );
+		$path = ( $parts['path'] ?? '/' ) . ( isset( $parts['query'] ) ? '?' . $parts['query'] : '' );
+		$host = $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' );
+		$sent = fwrite( $socket, "POST {$path} HTTP/1.1\r\nHost: {$host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " . strlen( $body ) . "\r\nConnection: close\r\n\r\n{$body}" ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fwrite
+		fclose( $socket ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose
+		return false !== $sent;
 	}
 
 	/**
@@ -315,6 +343,7 @@ class MeetBridge_Outbox {
 	 * @return bool
 	 */
 	public static function spawn_allowed( $request ) {
+		ignore_user_abort( true ); // The spawning request hangs up at once.
 		$time = (int) $request->get_param( 't' );
 		$key  = (string) $request->get_param( 'key' );
 		return abs( time() - $time ) <= 60 && hash_equals( self::spawn_key( $time ), $key );

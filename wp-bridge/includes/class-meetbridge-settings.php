@@ -19,7 +19,8 @@ class MeetBridge_Settings {
 	const SECRET       = 'meetbridge_secret';
 	const RELINK       = 'meetbridge_relink';
 	const DB_VERSION   = 'meetbridge_db_version';
-	const OPTION_NAMES = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION );
+	const SPAWNED      = 'meetbridge_sender_spawned';
+	const OPTION_NAMES = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION, self::SPAWNED );
 
 	/**
 	 * The configured service URL (no trailing slash), or '' when not set.

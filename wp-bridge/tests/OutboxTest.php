@@ -131,4 +131,45 @@ class OutboxTest extends MeetBridge_Test_Case {
 		$this->assertNull( $body['booking']['location'] );
 		$this->assertNotFalse( wp_next_scheduled( MeetBridge_Outbox::HOOK ), 'WP-Cron is the safety net' );
 	}
+
+	public function test_spawn_writes_one_keyed_loopback_request_while_no_sender_runs(): void {
+		$server = stream_socket_server( 'tcp://127.0.0.1:0' );
+		$where  = stream_socket_get_name( $server, false );
+		$url    = static fn() => "http://{$where}/wp-json/meetbridge/v1/outbox-run";
+		remove_filter( 'meetbridge_spawn_sender', '__return_false' );
+		add_filter( 'meetbridge_spawn_url', $url );
+		try {
+			delete_option( MeetBridge_Settings::SPAWNED );
+			( new ReflectionProperty( 'MeetBridge_Outbox', 'spawn_pending' ) )->setValue( null, false ); // Left over from earlier tests.
+			$this->assertFalse( MeetBridge_Outbox::spawn_at_shutdown(), 'nothing stored, nothing spawned' );
+			do_action( 'meetbridge_booking_created', $this->booking() );
+			$started = microtime( true );
+			$this->assertTrue( MeetBridge_Outbox::spawn_at_shutdown() );
+			$this->assertLessThan( 0.05, microtime( true ) - $started, 'the request never waits for the sender' );
+			$connection = stream_socket_accept( $server, 2 );
+			$request    = stream_get_contents( $connection );
+			fclose( $connection );
+			$this->assertStringStartsWith( 'POST /wp-json/meetbridge/v1/outbox-run HTTP/1.1', $request );
+			parse_str( substr( $request, strpos( $request, "\r\n\r\n" ) + 4 ), $form );
+			$rest = new WP_REST_Request( 'POST', '/meetbridge/v1/outbox-run' );
+			$rest->set_param( 't', $form['t'] );
+			$rest->set_param( 'key', $form['key'] );
+			$this->assertTrue( MeetBridge_Outbox::spawn_allowed( $rest ) );
+			$rest->set_param( 'key', str_repeat( '0', 64 ) );
+			$this->assertFalse( MeetBridge_Outbox::spawn_allowed( $rest ) );
+			$this->assertSame( 401, rest_do_request( new WP_REST_Request( 'POST', '/meetbridge/v1/outbox-run' ) )->get_status() );
+
+			// While that sender runs, more bookings spawn nothing; once it has finished, they do again.
+			do_action( 'meetbridge_booking_updated', $this->booking() );
+			$this->assertFalse( MeetBridge_Outbox::spawn_at_shutdown() );
+			MeetBridge_Outbox::run( new MeetBridge_Fake_Client() );
+			do_action( 'meetbridge_booking_updated', $this->booking() );
+			$this->assertTrue( MeetBridge_Outbox::spawn_at_shutdown() );
+			fclose( stream_socket_accept( $server, 2 ) );
+		} finally {
+			remove_filter( 'meetbridge_spawn_url', $url );
+			add_filter( 'meetbridge_spawn_sender', '__return_false' );
+			fclose( $server );
+		}
+	}
 }
