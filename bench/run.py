@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import events, sync, wrk
+from bench import events, sync, wordpress, wrk
 from tests import processes
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
@@ -160,6 +160,7 @@ def section_cleanup(ctx: Context) -> list[str]:
 SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "events": section_events,
     "sync": section_sync,
+    "wordpress": wordpress.section,  # issue 7: time wp-bridge adds to a booking request
     "cleanup": section_cleanup,
 }
 
