@@ -12,8 +12,8 @@ query reads, is taken for `+`), `to` after `from`, at most 90 days apart; every 
 UTC (`Z`).
 
 Speed: after the signature (checked against the process's cached site), ONE Redis round trip (a
-pipeline) reads the site's version, the account's `status` and `updated_at`, the cached answer and the
-account's rate-limit hold; a cached answer whose stamp equals the account's `updated_at` is the answer.
+pipeline) reads the site's version, the account's `status` and `updated_at`, and the cached answer; a
+cached answer whose stamp equals the account's `updated_at` is the answer, stored ready to send.
 No token is read or decrypted on that path. Relinking, unlinking, `needs_relink` and token refreshes all
 change what that read sees, so a cached answer never outlives its account's state (nor its TTL).
 
@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 
 import redis
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from service import booking_schema, keys, redis_client, site_auth, tokens, vault, vault_keys
 from service.crypto import DecryptError
@@ -227,8 +227,7 @@ def _availability(site_id: str):
     pipe.hget(keys.site(site_id), "ver")
     pipe.hmget(keys.account(site_id, PROVIDER, query.staff_id), "status", "updated_at")
     pipe.get(cache_key)
-    pipe.pttl(keys.availability_hold(site_id, query.staff_id))
-    version, (status, stamp), sealed, hold_ms = pipe.execute()
+    version, (status, stamp), sealed = pipe.execute()
     if version is None or version.decode() != site.version:
         try:  # a cached site copy that is out of date: check the signature against Redis's
             site_auth.authenticate(site_id, fresh=True)
@@ -239,9 +238,10 @@ def _availability(site_id: str):
     if status.decode() != vault.ACTIVE:
         return error_body(409, "needs_relink", "the staff member's Google account must be linked again")
     if sealed is not None:
-        hit = _open(sealed, cache_key, stamp)
-        if hit is not None:
-            return _answer(query, hit[0], hit[1], cached=True)
+        body = _open(sealed, cache_key, stamp)
+        if body is not None:
+            return Response(body, mimetype="application/json")
+    hold_ms = r.pttl(keys.availability_hold(site_id, query.staff_id))
     if hold_ms > 0:
         return _unavailable(
             "rate_limited", "Google asked to slow down; retry later", math.ceil(hold_ms / 1000)
@@ -249,17 +249,16 @@ def _availability(site_id: str):
     return _fetch_and_answer(site_id, query, cache_key, stamp)
 
 
-def _answer(query: Query, busy: list[dict[str, str]], fetched_at: str, *, cached: bool):
-    return jsonify(
-        {
-            "staff_id": query.staff_id,
-            "from": rfc3339(query.start),
-            "to": rfc3339(query.end),
-            "busy": busy,
-            "cached": cached,
-            "fetched_at": fetched_at,
-        }
-    )
+def _body(query: Query, busy: list[dict[str, str]], fetched_at: str, *, cached: bool) -> bytes:
+    answer = {
+        "staff_id": query.staff_id,
+        "from": rfc3339(query.start),
+        "to": rfc3339(query.end),
+        "busy": busy,
+        "cached": cached,
+        "fetched_at": fetched_at,
+    }
+    return json.dumps(answer, separators=(",", ":")).encode()
 
 
 def _unavailable(code: str, message: str, retry_after: int):
@@ -268,15 +267,15 @@ def _unavailable(code: str, message: str, retry_after: int):
     return response
 
 
-def _open(sealed: bytes, cache_key: str, stamp: bytes | None) -> tuple[list[dict[str, str]], str] | None:
-    """The cached (busy, fetched_at) if it was stored for the account as it is now."""
+def _open(sealed: bytes, cache_key: str, stamp: bytes | None) -> bytes | None:
+    """The cached answer (`{stamp}\n{JSON body with "cached": true}`) if it was stored for the account
+    as it is now."""
     try:
-        entry, _stale = vault_keys.get().open_json(sealed, cache_key.encode())
+        plain, _stale = vault_keys.get().open(sealed, cache_key.encode())
     except DecryptError:  # sealed with a key no longer configured: a miss
         return None
-    if stamp is None or entry.get("stamp") != stamp.decode():
-        return None
-    return entry["busy"], entry["fetched_at"]
+    stored_stamp, _, body = plain.partition(b"\n")
+    return body if stamp is not None and stored_stamp == stamp else None
 
 
 def _fetch_and_answer(site_id: str, query: Query, cache_key: str, stamp: bytes | None):
@@ -311,11 +310,10 @@ def _fetch_and_answer(site_id: str, query: Query, cache_key: str, stamp: bytes |
     fetched_at = rfc3339(dt.datetime.now(dt.UTC).replace(microsecond=0))
     ttl = int(current_app.config.get("AVAILABILITY_CACHE_SECONDS", 0))
     if ttl > 0 and stamp is not None:
-        entry = {"stamp": stamp.decode(), "busy": busy, "fetched_at": fetched_at}
-        sealed = vault_keys.get().seal(json.dumps(entry, separators=(",", ":")).encode(), cache_key.encode())
-        redis_client.get().set(cache_key, sealed, ex=ttl)
+        entry = stamp + b"\n" + _body(query, busy, fetched_at, cached=True)
+        redis_client.get().set(cache_key, vault_keys.get().seal(entry, cache_key.encode()), ex=ttl)
     log.info("availability %s/%s: %d busy period(s) from Google", site_id, staff_id, len(busy))
-    return _answer(query, busy, fetched_at, cached=False)
+    return Response(_body(query, busy, fetched_at, cached=False), mimetype="application/json")
 
 
 def _hold(site_id: str, staff_id: str, seconds: int) -> None:
