@@ -317,7 +317,7 @@ def test_non_json_content_type_is_415(stack, site, content_type, nothing_queued)
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"start": "2026-12-01 10:00"}, "booking.start"),
+        ({"start": "2030-12-01 10:00"}, "booking.start"),
         ({"timezone": "Mars/Olympus"}, "booking.timezone"),
         ({"revision": "one"}, "booking.revision"),
     ],

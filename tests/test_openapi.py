@@ -284,7 +284,7 @@ def _not_json(h):
 
 @case(EVENTS, "post", 422, "bad_start", error="invalid_event", field="booking.start")
 def _invalid(h):
-    return h.post_event(signing.event(start="2026-12-01 10:00"))
+    return h.post_event(signing.event(start="2030-12-01 10:00"))
 
 
 @case(EVENTS, "post", 422, "not_an_object", error="invalid_event", field="(root)")
@@ -630,7 +630,7 @@ def _unlink_redis_down(h):
 # --- availability (issue 8) -------------------------------------------------------------------------------
 
 AVAILABILITY = "/v1/sites/{site_id}/availability"
-_WINDOW = "from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00%2B01:00"
+_WINDOW = "from=2030-12-01T00:00:00Z&to=2030-12-02T00:00:00%2B01:00"
 
 
 class _GoogleDouble:
@@ -655,10 +655,10 @@ def _get_availability(h, outcome=None, *, query=f"staff_id=7&{_WINDOW}", client=
                    client=client, **options)  # fmt: skip
 
 
-_BUSY = [{"start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:30:00Z"}]
+_BUSY = [{"start": "2030-12-01T09:00:00Z", "end": "2030-12-01T09:30:00Z"}]
 
 
-@case(AVAILABILITY, "get", 200, "fetched", cached=False, busy=_BUSY, to="2026-12-01T23:00:00Z")
+@case(AVAILABILITY, "get", 200, "fetched", cached=False, busy=_BUSY, to="2030-12-01T23:00:00Z")
 def _availability_fetched(h):
     _linked_account(h)
     return _get_availability(h, _BUSY)
@@ -701,12 +701,12 @@ def _availability_missing_scope(h):
 
 @case(AVAILABILITY, "get", 422, "bad_from", error="invalid_request", field="from")
 def _availability_bad_from(h):
-    return _get_availability(h, query="staff_id=7&from=2026-12-01T00:00:00&to=2026-12-02T00:00:00Z")
+    return _get_availability(h, query="staff_id=7&from=2030-12-01T00:00:00&to=2030-12-02T00:00:00Z")
 
 
 @case(AVAILABILITY, "get", 422, "too_long", error="invalid_request", field="to")
 def _availability_too_long(h):
-    return _get_availability(h, query="staff_id=7&from=2026-12-01T00:00:00Z&to=2027-03-01T00:00:01Z")
+    return _get_availability(h, query="staff_id=7&from=2030-12-01T00:00:00Z&to=2031-03-01T00:00:01Z")
 
 
 @case(AVAILABILITY, "get", 503, "rate_limited", error="rate_limited")

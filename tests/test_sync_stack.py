@@ -138,7 +138,7 @@ def test_create_reschedule_cancel(env):
     meeting = meetings[0]
     assert synced["zoom"] == {"meeting_id": str(meeting["id"]), "join_url": meeting["join_url"]}
     assert meeting["settings"]["waiting_room"] is True and meeting["settings"]["join_before_host"] is False
-    assert meeting["timezone"] == "Europe/Berlin" and meeting["start_time"] == "2026-12-01T09:00:00Z"
+    assert meeting["timezone"] == "Europe/Berlin" and meeting["start_time"] == "2030-12-01T09:00:00Z"
     calendar_event = env.event("life")
     assert calendar_event["status"] == "confirmed"
     assert (
@@ -152,15 +152,15 @@ def test_create_reschedule_cancel(env):
     assert status["state"] == "synced" and status["zoom"]["join_url"] == meeting["join_url"]
     assert status["google"]["html_link"] == calendar_event["htmlLink"]
 
-    moved = {"start": "2026-12-02T15:00:00+01:00", "end": "2026-12-02T16:00:00+01:00"}
+    moved = {"start": "2030-12-02T15:00:00+01:00", "end": "2030-12-02T16:00:00+01:00"}
     assert env.post(event("booking.updated", "life", 2, **moved)).status_code == 202
     env.result("booking.synced", "life", 2)
     meetings = env.meetings("life")
     assert len(meetings) == 1 and meetings[0]["id"] == meeting["id"]
-    assert meetings[0]["start_time"] == "2026-12-02T14:00:00Z" and meetings[0]["duration"] == 60
+    assert meetings[0]["start_time"] == "2030-12-02T14:00:00Z" and meetings[0]["duration"] == 60
     moved_event = env.event("life")
     assert moved_event["id"] == calendar_event["id"] and moved_event["start"]["dateTime"].startswith(
-        "2026-12-02T15"
+        "2030-12-02T15"
     )
     assert len([e for e in env.sandbox.state()["google_events"] if e["id"] == calendar_event["id"]]) == 1
 
@@ -247,7 +247,47 @@ def test_redis_restart_after_202_loses_nothing(env):
     assert len(env.meetings("restart")) == 1
 
 
+def test_unlinked_staff_fails_clearly_and_nothing_is_created(env):
+    staff9 = {"id": "9", "email": "nine@example.com", "name": "Nine"}
+    assert env.post(event("booking.created", "unlinked", 1, staff=staff9)).status_code == 202
+    failed = env.result("booking.sync_failed", "unlinked", 1)["data"]
+    assert "no zoom account" in failed["reason"] and "staff 9" in failed["reason"]
+    assert env.status("unlinked")["state"] == "failed"
+    assert env.meetings("unlinked") == [] and env.event("unlinked") is None
+
+
+def test_zoom_daily_limit_waits_for_the_reset(env):
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    env.sandbox.post("daily-limit", {"limit": 0})
+    try:
+        assert env.post(event("booking.created", "daily", 1)).status_code == 202
+        status = processes.wait_for(
+            lambda: (lambda s: s if "retrying in" in (s["last_error"] or "") else None)(env.status("daily")),
+            what="the booking to wait for Zoom's reset",
+        )
+    finally:
+        env.sandbox.post("daily-limit", {"limit": 100_000})
+    assert status["state"] == "pending" and "daily rate limit" in status["last_error"]
+    registry = ScheduledJobRegistry(queue=Queue("sync", connection=env.r))
+    waits = [
+        registry.get_scheduled_time(job.id)
+        for job in Job.fetch_many(registry.get_job_ids(), connection=env.r)
+        if job is not None and job.args[1] == "daily"
+    ]
+    assert len(waits) == 1
+    # Retry-After of the daily limit runs to the next UTC midnight: the job waits until then.
+    from datetime import UTC, datetime, timedelta
+
+    midnight = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert abs((waits[0].replace(tzinfo=UTC) - midnight).total_seconds()) < 120
+    assert env.meetings("daily") == []
+
+
 def test_invalid_grant_fails_the_booking_and_tells_the_site_twice(env):
+    # Runs after every test that syncs for staff 7: the sandbox revokes every grant at once.
     # A second staff member whose Zoom grant dies: the booking fails, the account needs relinking.
     assert env.linker.link("zoom", "8")["meetbridge_status"] == "connected"
     assert env.linker.link("google", "8")["meetbridge_status"] == "connected"
@@ -268,44 +308,6 @@ def test_invalid_grant_fails_the_booking_and_tells_the_site_twice(env):
     accounts = {(a["provider"], a["staff_id"]): a["status"] for a in env.linker.accounts()}
     assert accounts[("zoom", "8")] == "needs_relink"
     assert grants  # the revoked grants existed
-
-
-def test_unlinked_staff_fails_clearly_and_nothing_is_created(env):
-    staff9 = {"id": "9", "email": "nine@example.com", "name": "Nine"}
-    assert env.post(event("booking.created", "unlinked", 1, staff=staff9)).status_code == 202
-    failed = env.result("booking.sync_failed", "unlinked", 1)["data"]
-    assert "no zoom account" in failed["reason"] and "staff 9" in failed["reason"]
-    assert env.status("unlinked")["state"] == "failed"
-    assert env.meetings("unlinked") == [] and env.event("unlinked") is None
-
-
-def test_zoom_daily_limit_waits_for_the_reset(env):
-    from rq import Queue
-    from rq.registry import ScheduledJobRegistry
-
-    env.sandbox.post("daily-limit", {"limit": 0})
-    try:
-        assert env.post(event("booking.created", "daily", 1)).status_code == 202
-        status = processes.wait_for(
-            lambda: (lambda s: s if "retrying in" in (s["last_error"] or "") else None)(env.status("daily")),
-            what="the booking to wait for Zoom's reset",
-        )
-    finally:
-        env.sandbox.post("daily-limit", {"limit": 100_000})
-    assert status["state"] == "pending" and "daily rate limit" in status["last_error"]
-    registry = ScheduledJobRegistry(queue=Queue("sync", connection=env.r))
-    waits = [
-        registry.get_scheduled_time(job_id)
-        for job_id in registry.get_job_ids()
-        if env.r.hget(f"rq:job:{job_id}", "description").startswith(b"sync booking.created (attempt 2)")
-    ]
-    assert len(waits) == 1
-    # Retry-After of the daily limit runs to the next UTC midnight: the job waits until then.
-    from datetime import UTC, datetime, timedelta
-
-    midnight = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    assert abs((waits[0].replace(tzinfo=UTC) - midnight).total_seconds()) < 120
-    assert env.meetings("daily") == []
 
 
 def test_nothing_personal_in_redis_or_logs(env):

@@ -17,8 +17,8 @@ from tests.sandbox.conftest import CAL_SCOPE, GOOGLE_ID, GOOGLE_SECRET, STAFF
 
 EVENT = {
     "summary": "Intro call",
-    "start": {"dateTime": "2026-12-01T10:00:00+01:00", "timeZone": "Europe/Berlin"},
-    "end": {"dateTime": "2026-12-01T10:30:00+01:00", "timeZone": "Europe/Berlin"},
+    "start": {"dateTime": "2030-12-01T10:00:00+01:00", "timeZone": "Europe/Berlin"},
+    "end": {"dateTime": "2030-12-01T10:30:00+01:00", "timeZone": "Europe/Berlin"},
     "attendees": [{"email": "cus@example.com"}],
 }
 
@@ -95,16 +95,16 @@ def test_list_time_window_and_paging(sb, cal):
     for day in (1, 2, 3):
         body = {
             "summary": f"d{day}",
-            "start": {"dateTime": f"2026-12-0{day}T10:00:00Z"},
-            "end": {"dateTime": f"2026-12-0{day}T11:00:00Z"},
+            "start": {"dateTime": f"2030-12-0{day}T10:00:00Z"},
+            "end": {"dateTime": f"2030-12-0{day}T11:00:00Z"},
         }
         cal.events().insert(calendarId="primary", body=body).execute()
     window = (
         cal.events()
         .list(
             calendarId="primary",
-            timeMin="2026-12-02T00:00:00Z",
-            timeMax="2026-12-04T00:00:00Z",
+            timeMin="2030-12-02T00:00:00Z",
+            timeMax="2030-12-04T00:00:00Z",
             singleEvents=True,
             orderBy="startTime",
         )
@@ -150,12 +150,12 @@ def test_duplicate_and_deleted_ids_are_409_and_double_delete_410(cal):
     ("body", "expected"),
     [
         ({**EVENT, "summary": 5}, "invalid"),
-        ({**EVENT, "start": "2026-12-01T10:00:00Z"}, "invalid"),
+        ({**EVENT, "start": "2030-12-01T10:00:00Z"}, "invalid"),
         ({**EVENT, "attendees": [{"displayName": "x"}]}, "required"),
         ({"summary": "no times"}, "required"),
-        ({**EVENT, "end": {"dateTime": "2026-12-01T09:00:00+01:00"}}, "timeRangeEmpty"),
-        ({**EVENT, "start": {"dateTime": "2026-12-01T10:00:00+01:00", "timeZone": "Mars/Base"}}, "invalid"),
-        ({**EVENT, "start": {"dateTime": "2026-12-01T10:00:00"}}, "required"),
+        ({**EVENT, "end": {"dateTime": "2030-12-01T09:00:00+01:00"}}, "timeRangeEmpty"),
+        ({**EVENT, "start": {"dateTime": "2030-12-01T10:00:00+01:00", "timeZone": "Mars/Base"}}, "invalid"),
+        ({**EVENT, "start": {"dateTime": "2030-12-01T10:00:00"}}, "required"),
         ({**EVENT, "start": {"dateTime": "tomorrow", "timeZone": "UTC"}}, "invalid"),
     ],
 )
@@ -204,7 +204,7 @@ def test_patch_time_range_checked_after_merge(cal):
         cal.events().patch(
             calendarId="primary",
             eventId=created["id"],
-            body={"end": {"dateTime": "2026-12-01T08:00:00+01:00"}},
+            body={"end": {"dateTime": "2030-12-01T08:00:00+01:00"}},
         ).execute()
     assert reason(info.value) == "timeRangeEmpty"
 
@@ -246,8 +246,8 @@ def test_revoke_all_makes_api_calls_401_and_refresh_invalid_grant(sb):
 
 def test_freebusy_needs_a_freebusy_capable_scope(cal):
     body = {
-        "timeMin": "2026-12-01T00:00:00Z",
-        "timeMax": "2026-12-02T00:00:00Z",
+        "timeMin": "2030-12-01T00:00:00Z",
+        "timeMax": "2030-12-02T00:00:00Z",
         "items": [{"id": "primary"}],
     }
     with pytest.raises(HttpError) as info:  # calendar.events alone does not cover freebusy.query
@@ -266,8 +266,8 @@ def test_freebusy(sb):
     ]
     for start, end, extra in busy:
         body = {
-            "start": {"dateTime": f"2026-12-01T{start}:00Z"},
-            "end": {"dateTime": f"2026-12-01T{end}:00Z"},
+            "start": {"dateTime": f"2030-12-01T{start}:00Z"},
+            "end": {"dateTime": f"2030-12-01T{end}:00Z"},
             **extra,
         }
         cal.events().insert(calendarId="primary", body=body).execute()
@@ -275,24 +275,24 @@ def test_freebusy(sb):
         cal.events()
         .insert(
             calendarId="primary",
-            body={"start": {"dateTime": "2026-12-01T15:00:00Z"}, "end": {"dateTime": "2026-12-01T16:00:00Z"}},
+            body={"start": {"dateTime": "2030-12-01T15:00:00Z"}, "end": {"dateTime": "2030-12-01T16:00:00Z"}},
         )
         .execute()
     )
     cal.events().delete(calendarId="primary", eventId=gone["id"]).execute()
     body = {
-        "timeMin": "2026-12-01T00:00:00Z",
-        "timeMax": "2026-12-02T00:00:00Z",
+        "timeMin": "2030-12-01T00:00:00Z",
+        "timeMax": "2030-12-02T00:00:00Z",
         "items": [{"id": "primary"}, {"id": "other@example.com"}],
     }
     result = cal.freebusy().query(body=body).execute()
     assert result["calendars"]["primary"]["busy"] == [
-        {"start": "2026-12-01T09:00:00Z", "end": "2026-12-01T11:00:00Z"}
+        {"start": "2030-12-01T09:00:00Z", "end": "2030-12-01T11:00:00Z"}
     ]
     assert result["calendars"]["other@example.com"]["errors"][0]["reason"] == "notFound"
     with pytest.raises(HttpError) as info:
-        cal.freebusy().query(body={**body, "timeMax": "2027-06-01T00:00:00Z"}).execute()
+        cal.freebusy().query(body={**body, "timeMax": "2031-06-01T00:00:00Z"}).execute()
     assert reason(info.value) == "timeRangeTooLong"
     with pytest.raises(HttpError) as info:
-        cal.freebusy().query(body={**body, "timeMax": "2026-11-01T00:00:00Z"}).execute()
+        cal.freebusy().query(body={**body, "timeMax": "2030-11-01T00:00:00Z"}).execute()
     assert reason(info.value) == "timeRangeEmpty"

@@ -94,7 +94,7 @@ def test_state_lists_everything_without_tokens_and_reset_forgets(sb):
     zoom = sb.zoom_token()
     requests.post(
         sb.url("/google/calendar/v3/calendars/primary/events"),
-        json={"id": "abcde12345", "start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}},
+        json={"id": "abcde12345", "start": {"date": "2030-12-01"}, "end": {"date": "2030-12-02"}},
         headers={"Authorization": "Bearer " + google["access_token"]},
         timeout=10,
     )

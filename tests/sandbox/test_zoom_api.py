@@ -12,7 +12,7 @@ from tests.sandbox.conftest import STAFF
 MEETING = {
     "topic": "Intro call",
     "type": 2,
-    "start_time": "2026-12-01T09:00:00Z",
+    "start_time": "2030-12-01T09:00:00Z",
     "duration": 30,
     "timezone": "Europe/Berlin",
     "agenda": "Booking 123",
@@ -40,18 +40,18 @@ def test_create_get_patch_delete(zoom):
     assert created.status_code == 201
     meeting = created.json()
     assert 10**9 <= meeting["id"] < 10**11 and meeting["uuid"] and meeting["host_email"] == STAFF
-    assert meeting["start_time"] == "2026-12-01T09:00:00Z" and meeting["timezone"] == "Europe/Berlin"
+    assert meeting["start_time"] == "2030-12-01T09:00:00Z" and meeting["timezone"] == "Europe/Berlin"
     assert meeting["join_url"].startswith(f"https://zoom.us/j/{meeting['id']}?pwd=")
     assert meeting["settings"]["waiting_room"] is True and meeting["settings"]["join_before_host"] is False
     assert meeting["password"] and meeting["start_url"] and meeting["created_at"].endswith("Z")
     path = f"/meetings/{meeting['id']}"
     assert zoom.call("GET", path).json() == meeting
     patched = zoom.call(
-        "PATCH", path, json={"start_time": "2026-12-01T11:00:00", "settings": {"mute_upon_entry": True}}
+        "PATCH", path, json={"start_time": "2030-12-01T11:00:00", "settings": {"mute_upon_entry": True}}
     )
     assert patched.status_code == 204 and patched.content == b""
     after = zoom.call("GET", path).json()
-    assert after["start_time"] == "2026-12-01T10:00:00Z"  # local Berlin time converted to UTC
+    assert after["start_time"] == "2030-12-01T10:00:00Z"  # local Berlin time converted to UTC
     assert after["settings"]["mute_upon_entry"] is True and after["settings"]["waiting_room"] is True
     assert zoom.call("DELETE", path).status_code == 204
     for method in ("GET", "PATCH", "DELETE"):
@@ -64,7 +64,7 @@ def test_create_get_patch_delete(zoom):
 
 def test_list_paging_and_types(zoom):
     for hour in range(5):
-        zoom.call("POST", "/users/me/meetings", json={**MEETING, "start_time": f"2026-12-01T0{hour}:00:00Z"})
+        zoom.call("POST", "/users/me/meetings", json={**MEETING, "start_time": f"2030-12-01T0{hour}:00:00Z"})
     page = zoom.call("GET", "/users/me/meetings", params={"type": "scheduled", "page_size": 2}).json()
     assert page["total_records"] == 5 and page["page_size"] == 2 and len(page["meetings"]) == 2
     seen = [m["start_time"] for m in page["meetings"]]
@@ -73,7 +73,7 @@ def test_list_paging_and_types(zoom):
             "GET", "/users/me/meetings", params={"page_size": 2, "next_page_token": page["next_page_token"]}
         ).json()
         seen += [m["start_time"] for m in page["meetings"]]
-    assert seen == [f"2026-12-01T0{h}:00:00Z" for h in range(5)]
+    assert seen == [f"2030-12-01T0{h}:00:00Z" for h in range(5)]
     item = page["meetings"][0]
     assert set(item) >= {
         "id",

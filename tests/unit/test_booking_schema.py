@@ -24,7 +24,7 @@ from service.booking_schema import (
 EXAMPLE: dict[str, Any] = json.loads(
     """{"type": "booking.created",
  "booking": {"id": "123", "revision": 1, "title": "Intro call",
-             "start": "2026-12-01T10:00:00+01:00", "end": "2026-12-01T10:30:00+01:00",
+             "start": "2030-12-01T10:00:00+01:00", "end": "2030-12-01T10:30:00+01:00",
              "timezone": "Europe/Berlin",
              "staff": {"id": "7", "email": "staff@example.com", "name": "Sam Staff"},
              "customer": {"email": "cus@example.com", "name": "Cat Customer"},
@@ -59,7 +59,7 @@ def test_contract_example_is_valid():
     booking = result.booking
     assert result.type == "booking.created"
     assert (booking.id, booking.revision, booking.title) == ("123", 1, "Intro call")
-    assert booking.start == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert booking.start == datetime(2030, 12, 1, 9, 0, tzinfo=UTC)
     assert booking.end - booking.start == timedelta(minutes=30)
     assert booking.start.utcoffset() == timedelta(hours=1)
     assert booking.timezone == "Europe/Berlin" and booking.video == "zoom" and booking.location is None
@@ -100,9 +100,9 @@ def test_schema_is_valid_draft_2020_12_and_json_serializable():
         {"booking__id": "wc_order:123.4-a_b"},
         {"booking__id": "x" * 64},
         {"booking__title": "t" * 200},
-        {"booking__start": "2026-12-01T09:00:00Z", "booking__end": "2026-12-01T09:30:00.123456789Z"},
-        {"booking__start": "2026-12-01T10:00:00-23:59", "booking__end": "2026-12-02T10:00:00-23:59"},
-        {"booking__end": "2026-12-01T09:30:00Z"},  # same instant zone as start, different offset
+        {"booking__start": "2030-12-01T09:00:00Z", "booking__end": "2030-12-01T09:30:00.123456789Z"},
+        {"booking__start": "2030-12-01T10:00:00-23:59", "booking__end": "2030-12-02T10:00:00-23:59"},
+        {"booking__end": "2030-12-01T09:30:00Z"},  # same instant zone as start, different offset
         {"booking__timezone": "UTC"},
         {"booking__timezone": "America/Argentina/Buenos_Aires"},
         {"booking__timezone": "Etc/GMT+5"},
@@ -144,7 +144,7 @@ def test_cancellation_still_checks_what_it_carries():
         data["booking"][name] = value
         assert error_of(data)[0] == field
     data = copy.deepcopy(base)
-    data["booking"].update(start="2026-12-01T10:00:00Z", end="2026-12-01T09:00:00Z")
+    data["booking"].update(start="2030-12-01T10:00:00Z", end="2030-12-01T09:00:00Z")
     assert error_of(data) == ("booking.end", "must be after booking.start")
     for missing in ("id", "revision", "staff"):
         data = copy.deepcopy(base)
@@ -250,27 +250,27 @@ RFC3339_MESSAGE = "must be an RFC 3339 date-time with a UTC offset, e.g. 2026-12
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2026-12-01T10:00:00", RFC3339_MESSAGE),  # no offset
-        ("2026-12-01 10:00:00+01:00", RFC3339_MESSAGE),
-        ("2026-12-01t10:00:00+01:00", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00z", RFC3339_MESSAGE),
-        ("2026-12-01T10:00+01:00", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00+0100", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00+01", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00.+01:00", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00.1234567890Z", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00", RFC3339_MESSAGE),  # no offset
+        ("2030-12-01 10:00:00+01:00", RFC3339_MESSAGE),
+        ("2030-12-01t10:00:00+01:00", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00z", RFC3339_MESSAGE),
+        ("2030-12-01T10:00+01:00", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00+0100", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00+01", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00.+01:00", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00.1234567890Z", RFC3339_MESSAGE),
         ("20261201T100000+01:00", RFC3339_MESSAGE),
-        ("2026-12-01", RFC3339_MESSAGE),
+        ("2030-12-01", RFC3339_MESSAGE),
         ("1764579600", RFC3339_MESSAGE),
-        ("2026-12-01T10:00:00+01:00\n", RFC3339_MESSAGE),
+        ("2030-12-01T10:00:00+01:00\n", RFC3339_MESSAGE),
         ("２０２６-12-01T10:00:00Z", RFC3339_MESSAGE),
         (1764579600, "must be a string"),
         (None, "must be a string"),
         ("2026-13-01T10:00:00+01:00", "must be a real calendar date and time"),
         ("2026-02-29T10:00:00+01:00", "must be a real calendar date and time"),
-        ("2026-12-01T24:00:00+01:00", "must be a real calendar date and time"),
-        ("2026-12-31T23:59:60Z", "must be a real calendar date and time"),
-        ("2026-12-01T10:00:00+24:00", "must be a real calendar date and time"),
+        ("2030-12-01T24:00:00+01:00", "must be a real calendar date and time"),
+        ("2030-12-31T23:59:60Z", "must be a real calendar date and time"),
+        ("2030-12-01T10:00:00+24:00", "must be a real calendar date and time"),
         ("1999-12-31T23:59:59Z", "must be between the years 2000 and 2199"),
         ("2200-01-01T00:00:00Z", "must be between the years 2000 and 2199"),
     ],
@@ -280,19 +280,19 @@ def test_start_must_be_rfc3339_with_offset(value, message):
 
 
 def test_end_after_start_and_at_most_a_day():
-    assert error_of(event(booking__end="2026-12-01T10:00:00+01:00")) == (
+    assert error_of(event(booking__end="2030-12-01T10:00:00+01:00")) == (
         "booking.end",
         "must be after booking.start",
     )
     # 09:00Z is the same instant as the start (10:00+01:00): not strictly after.
-    assert error_of(event(booking__end="2026-12-01T09:00:00Z"))[1] == "must be after booking.start"
-    assert error_of(event(booking__end="2026-12-01T09:59:59+01:00"))[1] == "must be after booking.start"
-    validate_event(event(booking__end="2026-12-02T10:00:00+01:00"))  # exactly 24 h
-    assert error_of(event(booking__end="2026-12-02T10:00:01+01:00")) == (
+    assert error_of(event(booking__end="2030-12-01T09:00:00Z"))[1] == "must be after booking.start"
+    assert error_of(event(booking__end="2030-12-01T09:59:59+01:00"))[1] == "must be after booking.start"
+    validate_event(event(booking__end="2030-12-02T10:00:00+01:00"))  # exactly 24 h
+    assert error_of(event(booking__end="2030-12-02T10:00:01+01:00")) == (
         "booking.end",
         "must be at most 24 hours after booking.start",
     )
-    assert error_of(event(booking__end="2026-12-01T10:30:00")) == ("booking.end", RFC3339_MESSAGE)
+    assert error_of(event(booking__end="2030-12-01T10:30:00")) == ("booking.end", RFC3339_MESSAGE)
 
 
 @pytest.mark.parametrize(
@@ -322,7 +322,7 @@ def test_first_offending_field_is_deterministic():
     data = event(booking__title=..., booking__start="bad")
     assert error_of(data) == ("booking.title", "is required")
     # Schema faults are reported before date and time zone checks.
-    data = event(booking__end="2026-12-01T09:00:00+01:00", booking__timezone="Mars/Base", booking__video="x")
+    data = event(booking__end="2030-12-01T09:00:00+01:00", booking__timezone="Mars/Base", booking__video="x")
     assert error_of(data)[0] == "booking.video"
 
 
@@ -360,12 +360,12 @@ def test_schema_error_is_a_value_error_with_readable_str():
 
 
 def test_parse_time():
-    assert parse_time("2026-12-01T10:00:00+01:00") == datetime(
-        2026, 12, 1, 10, tzinfo=timezone(timedelta(hours=1))
+    assert parse_time("2030-12-01T10:00:00+01:00") == datetime(
+        2030, 12, 1, 10, tzinfo=timezone(timedelta(hours=1))
     )
-    assert parse_time("2026-12-01T09:00:00Z").tzinfo is not None
-    assert parse_time("2026-12-01T09:00:00.5Z").microsecond == 500_000
-    for bad in ("2026-12-01T10:00:00", "2026-02-30T10:00:00Z", "", "now", 5, None):
+    assert parse_time("2030-12-01T09:00:00Z").tzinfo is not None
+    assert parse_time("2030-12-01T09:00:00.5Z").microsecond == 500_000
+    for bad in ("2030-12-01T10:00:00", "2026-02-30T10:00:00Z", "", "now", 5, None):
         with pytest.raises(ValueError):
             parse_time(bad)  # type: ignore[arg-type]
 
@@ -378,7 +378,7 @@ json_values = st.recursive(
     | st.integers()
     | st.floats()
     | st.text(max_size=30)
-    | st.sampled_from(["booking.created", "booking.cancelled", "zoom", "2026-12-01T10:00:00Z", "UTC"]),
+    | st.sampled_from(["booking.created", "booking.cancelled", "zoom", "2030-12-01T10:00:00Z", "UTC"]),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
