@@ -104,17 +104,28 @@ def data_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def dev_secrets(folder: Path) -> dict[str, str]:
-    """Development-only secrets, generated on first use and kept in `folder/dev-secrets.json`."""
+    """Development-only secrets, generated on first use and kept in `folder/dev-secrets.json`.
+
+    Several processes may start at once on a fresh folder: the file is written under a temporary
+    name and published with a hard link, which fails if another process published first, so nobody
+    ever reads a half-written file and everyone ends up with the same secrets.
+    """
     path = folder / "dev-secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    values = {"MEETBRIDGE_SECRET_KEY": secrets.token_urlsafe(32), "MEETBRIDGE_VAULT_KEYS": f"dev1:{key}"}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(values, handle)
-    return values
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        values = {"MEETBRIDGE_SECRET_KEY": secrets.token_urlsafe(32), "MEETBRIDGE_VAULT_KEYS": f"dev1:{key}"}
+        draft = folder / f".dev-secrets.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return json.loads(path.read_text())
 
 
 def _providers(environ: Mapping[str, str], mode: str) -> dict[str, object]:

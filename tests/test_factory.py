@@ -150,3 +150,21 @@ def test_create_app_reads_the_environment(monkeypatch, tmp_path):
 def test_test_config_overrides(app, redis_url):
     assert app.testing
     assert app.config["REDIS_URL"] == redis_url
+
+
+def test_development_secrets_survive_processes_starting_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; from pathlib import Path; from service.config import dev_secrets; "
+        "print(json.dumps(dev_secrets(Path(sys.argv[1]))))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    outputs = {proc.communicate(timeout=60)[0] for proc in procs}
+    assert all(proc.returncode == 0 for proc in procs)
+    assert len(outputs) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
