@@ -33,9 +33,11 @@ require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-booking-api.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-results.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-relink.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-connection-check.php';
+require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-availability.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-easy-appointments.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-plugin.php';
 require_once MEETBRIDGE_DIR . 'public/class-meetbridge-join-link.php';
+require_once MEETBRIDGE_DIR . 'includes/meetbridge-functions.php';
 
 if ( is_admin() ) {
 	require_once MEETBRIDGE_DIR . 'admin/class-meetbridge-admin.php';

@@ -105,6 +105,26 @@ class MeetBridge_Admin {
 			self::connect_button( $entry['provider'], $entry['staff_id'], sprintf( __( 'Relink %s', 'meetbridge' ), self::provider_name( $entry['provider'] ) ), 'button-primary' );
 			echo '</p></div>';
 		}
+		self::availability_notices();
+	}
+
+	/**
+	 * Busy times that could not be checked (the slot filter showed every slot instead).
+	 */
+	private static function availability_notices(): void {
+		$relink = MeetBridge_Relink::all();
+		foreach ( MeetBridge_Availability::warnings() as $entry ) {
+			if ( in_array( $entry['code'], MeetBridge_Availability::RELINK_ERRORS, true ) && isset( $relink[ 'google:' . $entry['staff_id'] ] ) ) {
+				continue; // The relink notice above says it, with its button.
+			}
+			$user = get_user_by( 'id', (int) $entry['staff_id'] );
+			$who  = $user ? $user->display_name : $entry['staff_id'];
+			echo '<div class="notice notice-warning meetbridge-availability"><p>' . esc_html( MeetBridge_Availability::describe( $entry, $who ) );
+			if ( 'not_linked' === $entry['code'] ) {
+				echo ' <a href="' . esc_url( self::page_url( 'meetbridge-staff' ) ) . '">' . esc_html__( 'Staff accounts', 'meetbridge' ) . '</a>';
+			}
+			echo '</p></div>';
+		}
 	}
 
 	/**

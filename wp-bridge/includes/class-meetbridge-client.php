@@ -163,6 +163,20 @@ class MeetBridge_Client {
 	}
 
 	/**
+	 * When a staff member is busy: `GET {site}/availability?staff_id=…&from=…&to=…`, each value
+	 * percent-encoded; the signature covers that path and query exactly as sent.
+	 *
+	 * @param string $staff_id Staff id.
+	 * @param string $from     RFC 3339 (UTC, `Z`).
+	 * @param string $to       RFC 3339 (UTC, `Z`).
+	 * @return array See request().
+	 */
+	public function availability( string $staff_id, string $from, string $to ): array {
+		$query = 'staff_id=' . rawurlencode( $staff_id ) . '&from=' . rawurlencode( $from ) . '&to=' . rawurlencode( $to );
+		return $this->request( 'GET', $this->site_path() . '/availability?' . $query );
+	}
+
+	/**
 	 * One signed request.
 	 *
 	 * @param string      $method     HTTP method.

@@ -28,6 +28,7 @@ class MeetBridge_Plugin {
 		add_action( 'update_option_' . MeetBridge_Settings::OPTION, array( 'MeetBridge_Outbox', 'requeue_after_settings_change' ) );
 		add_action( 'update_option_' . MeetBridge_Settings::SECRET, array( 'MeetBridge_Outbox', 'requeue_after_settings_change' ) );
 		MeetBridge_Booking_API::init();
+		MeetBridge_Availability::init();
 		MeetBridge_Easy_Appointments::init();
 		MeetBridge_Join_Link::init();
 		if ( is_admin() ) {

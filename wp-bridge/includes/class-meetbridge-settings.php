@@ -15,12 +15,13 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class MeetBridge_Settings {
 
-	const OPTION       = 'meetbridge_settings';
-	const SECRET       = 'meetbridge_secret';
-	const RELINK       = 'meetbridge_relink';
-	const DB_VERSION   = 'meetbridge_db_version';
-	const SPAWNED      = 'meetbridge_sender_spawned';
-	const OPTION_NAMES = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION, self::SPAWNED );
+	const OPTION                = 'meetbridge_settings';
+	const SECRET                = 'meetbridge_secret';
+	const RELINK                = 'meetbridge_relink';
+	const DB_VERSION            = 'meetbridge_db_version';
+	const SPAWNED               = 'meetbridge_sender_spawned';
+	const AVAILABILITY_WARNINGS = 'meetbridge_availability_warnings';
+	const OPTION_NAMES          = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION, self::SPAWNED, self::AVAILABILITY_WARNINGS );
 
 	/**
 	 * The configured service URL (no trailing slash), or '' when not set.

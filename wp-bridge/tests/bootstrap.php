@@ -29,6 +29,7 @@ if ( ! class_exists( 'MeetBridge_Plugin' ) ) {
 }
 require_once __DIR__ . '/class-meetbridge-test-case.php';
 require_once __DIR__ . '/class-meetbridge-fake-client.php';
+require_once __DIR__ . '/class-meetbridge-fake-http.php';
 add_filter( 'meetbridge_spawn_sender', '__return_false' ); // No loopback requests from unit tests.
 foreach ( glob( MEETBRIDGE_DIR . 'admin/class-*.php' ) as $meetbridge_admin_file ) {
 	require_once $meetbridge_admin_file;

@@ -28,6 +28,10 @@ abstract class MeetBridge_Test_Case extends TestCase {
 		);
 		update_option( MeetBridge_Settings::SECRET, self::SECRET );
 		update_option( MeetBridge_Settings::RELINK, array() );
+		// Busy-slot answers, holds and warnings of earlier tests.
+		$wpdb->query( "DELETE FROM {$wpdb->options} WHERE option_name LIKE '\\_transient\\_%meetbridge\\_%' OR option_name = 'meetbridge_availability_warnings'" ); // phpcs:ignore
+		wp_cache_flush();
+		MeetBridge_Availability::reset();
 	}
 
 	/**
