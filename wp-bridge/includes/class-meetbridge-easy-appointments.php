@@ -15,6 +15,11 @@
  * the worker's e-mail (else `ea-worker-{id}`); statuses 'canceled' and 'abandoned' cancel.
  * Filters: `meetbridge_ea_video` ('zoom'), `meetbridge_ea_staff_id`, `meetbridge_ea_booking`.
  *
+ * Busy slots: Easy Appointments applies no filter to the free slots it lists, so a slot the worker is
+ * busy in (their Google Calendar) still shows; reserving it is refused through its
+ * `easy_ea_can_make_reservation` filter (`ea_can_make_reservation` before 3.12), see
+ * check_reservation(); `meetbridge_ea_busy_message` changes the message.
+ *
  * @package MeetBridge
  */
 
@@ -39,6 +44,9 @@ class MeetBridge_Easy_Appointments {
 		}
 		foreach ( array( 'easy_ea_edit_app', 'ea_edit_app' ) as $hook ) {
 			add_action( $hook, array( __CLASS__, 'on_edit' ), 20, 1 );
+		}
+		foreach ( array( 'easy_ea_can_make_reservation', 'ea_can_make_reservation' ) as $hook ) {
+			add_filter( $hook, array( __CLASS__, 'check_reservation' ), 20, 2 );
 		}
 	}
 
@@ -119,9 +127,7 @@ class MeetBridge_Easy_Appointments {
 			$end = $end->modify( '+1 day' );
 		}
 		$worker_email = isset( $app['worker_email'] ) ? (string) $app['worker_email'] : '';
-		$user         = '' !== $worker_email ? get_user_by( 'email', $worker_email ) : false;
-		$staff_id     = $user ? (string) $user->ID : 'ea-worker-' . (int) ( $app['worker'] ?? 0 );
-		$staff_id     = (string) apply_filters( 'meetbridge_ea_staff_id', $staff_id, $app );
+		$staff_id     = self::staff_id( $app );
 		$location     = trim( implode( ', ', array_filter( array( $app['location_name'] ?? '', $app['location_address'] ?? '' ) ) ) );
 
 		$booking = array(
@@ -146,6 +152,91 @@ class MeetBridge_Easy_Appointments {
 	}
 
 	/**
+	 * MeetBridge's staff id for an appointment's worker: the WordPress user with the worker's e-mail
+	 * (`worker_email`, else read from `ea_staff` by `worker`), else `ea-worker-{id}`; then the filter
+	 * `meetbridge_ea_staff_id`. Bookings and the busy-slot check both use it.
+	 *
+	 * @param array $app Appointment (or reservation data) with `worker` and maybe `worker_email`.
+	 */
+	public static function staff_id( array $app ): string {
+		$worker_email = isset( $app['worker_email'] ) ? (string) $app['worker_email'] : self::worker_email( (int) ( $app['worker'] ?? 0 ) );
+		$user         = '' !== $worker_email ? get_user_by( 'email', $worker_email ) : false;
+		$staff_id     = $user ? (string) $user->ID : 'ea-worker-' . (int) ( $app['worker'] ?? 0 );
+		return (string) apply_filters( 'meetbridge_ea_staff_id', $staff_id, $app );
+	}
+
+	/**
+	 * Filters `easy_ea_can_make_reservation` / `ea_can_make_reservation` ( $result, $data ): Easy
+	 * Appointments applies them in `ajax_res_appointment()` (through `EALogic::can_make_reservation()`
+	 * and `can_make_reservation_by_user()`) once it found the chosen slot free in its own tables, with
+	 * `$data` holding `worker`, `date`, `start` and `end` (site time). Easy Appointments has no filter
+	 * over the free slots it lists (`EALogic::get_open_slots()` returns them unfiltered), so this is
+	 * where a slot the worker is busy in (Google Calendar, through meetbridge_filter_slots) is refused.
+	 * When the busy times cannot be checked, the reservation goes ahead.
+	 *
+	 * @param mixed $result `array( 'status' => bool, 'message' => string )`.
+	 * @param mixed $data   The reservation.
+	 * @return mixed
+	 */
+	public static function check_reservation( $result, $data = array() ) {
+		if ( ! is_array( $result ) || empty( $result['status'] ) || ! is_array( $data ) ) {
+			return $result;
+		}
+		$slot = self::slot( $data );
+		if ( null === $slot || array() !== meetbridge_filter_slots( array( $slot ), self::staff_id( $data ) ) ) {
+			return $result;
+		}
+		$result['status']  = false;
+		$result['message'] = (string) apply_filters( 'meetbridge_ea_busy_message', __( 'Sorry, this time is no longer available. Please choose another one.', 'meetbridge' ), $data );
+		return $result;
+	}
+
+	/**
+	 * The slot of a reservation (`date`, `start`, `end`, maybe `end_date`) in the site's zone, or null.
+	 *
+	 * @param array $data Reservation.
+	 * @return array{start: string, end: string}|null
+	 */
+	public static function slot( array $data ): ?array {
+		$zone  = wp_timezone();
+		$date  = isset( $data['date'] ) ? (string) $data['date'] : '';
+		$start = date_create_immutable( $date . ' ' . ( $data['start'] ?? '' ), $zone );
+		$end   = date_create_immutable( ( empty( $data['end_date'] ) ? $date : (string) $data['end_date'] ) . ' ' . ( $data['end'] ?? '' ), $zone );
+		if ( ! $start || ! $end || ! preg_match( '/^\d{4}-\d{2}-\d{2}$/', $date ) || empty( $data['start'] ) || empty( $data['end'] ) ) {
+			return null;
+		}
+		if ( $end <= $start ) {
+			$end = $end->modify( '+1 day' );
+		}
+		return array(
+			'start' => $start->format( DATE_RFC3339 ),
+			'end'   => $end->format( DATE_RFC3339 ),
+		);
+	}
+
+	/**
+	 * A worker's e-mail from Easy Appointments' `ea_staff` table, or ''.
+	 *
+	 * @param int $worker Worker id.
+	 */
+	private static function worker_email( int $worker ): string {
+		global $wpdb;
+		if ( $worker <= 0 || ! self::has_tables() ) {
+			return '';
+		}
+		return (string) $wpdb->get_var( $wpdb->prepare( "SELECT email FROM {$wpdb->prefix}ea_staff WHERE id = %d", $worker ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery,WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+	}
+
+	/**
+	 * Whether Easy Appointments' tables exist.
+	 */
+	private static function has_tables(): bool {
+		global $wpdb;
+		$table = $wpdb->prefix . 'ea_appointments';
+		return $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ) === $table; // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
 	 * MeetBridge's booking id for an appointment.
 	 *
 	 * @param int $id Appointment id.
@@ -162,9 +253,8 @@ class MeetBridge_Easy_Appointments {
 	 */
 	public static function load( int $id ): array {
 		global $wpdb;
-		$p     = $wpdb->prefix;
-		$table = $p . 'ea_appointments';
-		if ( $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ) !== $table ) { // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		$p = $wpdb->prefix;
+		if ( ! self::has_tables() ) {
 			return array();
 		}
 		$row = $wpdb->get_row( // phpcs:ignore WordPress.DB.DirectDatabaseQuery

@@ -2,7 +2,9 @@
 /**
  * The Easy Appointments adapter, driven by firing its hooks with the arguments Easy Appointments
  * passes (3.12+: easy_ea_new_app( $id, $app_data, $is_final ), easy_ea_edit_app( $id );
- * before: ea_new_app / ea_edit_app), against tables shaped like Easy Appointments' own.
+ * before: ea_new_app / ea_edit_app), against tables shaped like Easy Appointments' own; and the busy-slot
+ * check, by applying easy_ea_can_make_reservation( $result, $data ) (ea_can_make_reservation before
+ * 3.12) as EALogic::can_make_reservation() does from ajax_res_appointment().
  *
  * @package MeetBridge
  */
@@ -139,5 +141,52 @@ class EasyAppointmentsTest extends MeetBridge_Test_Case {
 		$booking = $this->sent_bodies()[0]['booking'];
 		$this->assertSame( '2026-12-02T00:15:00+01:00', $booking['end'] );
 		$this->assertSame( 'none', $booking['video'] );
+	}
+
+	/**
+	 * What ajax_res_appointment() passes: the reservation with its computed end, site time.
+	 */
+	private function reservation( array $changes = array() ): array {
+		return array_merge(
+			array( 'location' => '2', 'service' => '1', 'worker' => '3', 'date' => '2026-12-01', 'start' => '10:30', 'end' => '11:15', 'status' => 'reservation', 'price' => '0', 'ip' => '127.0.0.1', 'session' => '' ),
+			$changes
+		);
+	}
+
+	public function test_a_reservation_in_a_slot_the_worker_is_busy_in_is_refused(): void {
+		$http = new MeetBridge_Fake_Http( array(), MeetBridge_Fake_Http::busy( array( array( '2026-12-01T09:00:00Z', '2026-12-01T10:00:00Z' ) ) ) );
+		try {
+			$allowed = array( 'status' => true, 'message' => '' );
+			$busy    = apply_filters( 'easy_ea_can_make_reservation', $allowed, $this->reservation() );
+			$this->assertFalse( $busy['status'] );
+			$this->assertStringContainsString( 'no longer available', $busy['message'] );
+			$staff = get_user_by( 'email', 'sam.staff@example.com' );
+			$this->assertSame( array( 'staff_id' => (string) $staff->ID, 'from' => '2026-12-01T09:30:00Z', 'to' => '2026-12-01T10:15:00Z' ), $http->query( 0 )[2] );
+
+			// 11:00-11:45 Berlin starts when the busy period ends: free.
+			$this->assertSame( $allowed, apply_filters( 'easy_ea_can_make_reservation', $allowed, $this->reservation( array( 'start' => '11:00', 'end' => '11:45' ) ) ) );
+			// Older Easy Appointments; a worker without a WordPress user is `ea-worker-{id}`, as in bookings.
+			$this->assertFalse( apply_filters( 'ea_can_make_reservation', $allowed, $this->reservation( array( 'worker' => '4' ) ) )['status'] );
+			$this->assertSame( 'ea-worker-4', $http->query( 2 )[2]['staff_id'] );
+			// Already refused by Easy Appointments: nothing asked.
+			$refused = array( 'status' => false, 'message' => 'Daily limit' );
+			$this->assertSame( $refused, apply_filters( 'easy_ea_can_make_reservation', $refused, $this->reservation( array( 'date' => '2026-12-09' ) ) ) );
+			$this->assertCount( 3, $http->requests );
+		} finally {
+			$http->stop();
+		}
+	}
+
+	public function test_a_reservation_goes_ahead_when_busy_times_cannot_be_checked(): void {
+		$http = new MeetBridge_Fake_Http( array(), MeetBridge_Fake_Http::error( 503, 'provider_unavailable', array( 'retry-after' => '3' ) ) );
+		try {
+			$allowed = array( 'status' => true, 'message' => '' );
+			$this->assertSame( $allowed, apply_filters( 'easy_ea_can_make_reservation', $allowed, $this->reservation() ) );
+			$this->assertSame( $allowed, apply_filters( 'easy_ea_can_make_reservation', $allowed, $this->reservation( array( 'date' => 'garbage' ) ) ) );
+			$this->assertCount( 1, $http->requests );
+			$this->assertArrayHasKey( 'provider_unavailable:' . get_user_by( 'email', 'sam.staff@example.com' )->ID, MeetBridge_Availability::warnings() );
+		} finally {
+			$http->stop();
+		}
 	}
 }
