@@ -10,8 +10,10 @@ import base64
 import json
 
 import pytest
+import requests
 
 from tests import browser, processes
+from tests.linking import stored_token
 from tests.wordpress import admin_flow
 from tests.wordpress.conftest import require_wordpress
 from tests.wordpress.meetbridge_world import start_world
@@ -202,6 +204,60 @@ def test_meetbridge_down_for_a_while_then_everything_arrives_once(world):
     world.wp.php("return MeetBridge_Outbox::run();")
     assert len(meetings(world, "Down A")) == 1 and len(events(world, "Down B")) == 1
     assert row(world, "down-a")["state"] == "synced"
+
+
+def busy_in_google(world, staff_id: str, start: str, end: str) -> None:
+    """An event in the staff member's primary Google calendar (sandbox), put there with their own token."""
+    token = stored_token(world.stack, world.redis.client(), world.site["site_id"], "google", staff_id)
+    answer = requests.post(
+        world.stack.sandbox_url + "/google/calendar/v3/calendars/primary/events",
+        json={"summary": "Dentist", "start": {"dateTime": start}, "end": {"dateTime": end}},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        verify=str(world.stack.certs.bundle),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+SLOTS = [
+    {"start": "2030-03-05T09:00:00+01:00", "end": "2030-03-05T10:00:00+01:00", "id": "nine"},
+    {"start": "2030-03-05T10:00:00+01:00", "end": "2030-03-05T11:00:00+01:00", "id": "ten"},
+    {"start": "2030-03-05T11:00:00+01:00", "end": "2030-03-05T12:00:00+01:00", "id": "eleven"},
+]
+
+
+def filter_slots(world, staff_id: str) -> list[dict]:
+    """What a theme's booking page does inside a request: one call of meetbridge_filter_slots()."""
+    return world.wp.php(f"return meetbridge_filter_slots( {php_array(SLOTS)}, '{staff_id}' );")
+
+
+def freebusy_calls(world) -> int:
+    return sum(1 for call in world.sandbox.state()["calls"] if call["path"].endswith("/freeBusy"))
+
+
+def test_a_slot_busy_in_google_calendar_disappears(world):
+    busy_in_google(world, ADMIN_ID, "2030-03-05T10:15:00+01:00", "2030-03-05T10:45:00+01:00")
+    calls = freebusy_calls(world)
+    assert [slot["id"] for slot in filter_slots(world, ADMIN_ID)] == ["nine", "eleven"]
+    assert freebusy_calls(world) == calls + 1
+    # The next page view (another PHP process) within 30 s: from the transient, MeetBridge not asked.
+    assert [slot["id"] for slot in filter_slots(world, ADMIN_ID)] == ["nine", "eleven"]
+    assert freebusy_calls(world) == calls + 1
+    assert world.wp.php("return MeetBridge_Availability::warnings();") == []
+
+
+def test_a_staff_member_without_google_keeps_every_slot_and_the_admin_is_warned(world):
+    sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
+    assert ("google", sam) not in {(a["provider"], a["staff_id"]) for a in world.linker.accounts()}
+    assert filter_slots(world, sam) == SLOTS
+    warnings = world.wp.php("return MeetBridge_Availability::warnings();")
+    assert list(warnings) == [f"not_linked:{sam}"], warnings
+    assert warnings[f"not_linked:{sam}"]["status"] == 404
+    notice = world.wp.php(
+        "require_once MEETBRIDGE_DIR . 'admin/class-meetbridge-admin.php'; wp_set_current_user( 1 );"
+        " ob_start(); MeetBridge_Admin::notices(); return ob_get_clean();"
+    )
+    assert "Busy times of Sam Staff in Google Calendar could not be checked" in notice, notice
 
 
 def test_admin_in_a_browser_saves_settings_and_connects_zoom(world):
