@@ -18,3 +18,7 @@ foreach ( MeetBridge_Settings::OPTION_NAMES as $meetbridge_option ) {
 	delete_option( $meetbridge_option );
 }
 wp_clear_scheduled_hook( 'meetbridge_outbox_run' );
+// Busy-slot answers and holds (transients; they would expire within the hour anyway).
+global $wpdb;
+$wpdb->query( $wpdb->prepare( "DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s", $wpdb->esc_like( '_transient_meetbridge_' ) . '%', $wpdb->esc_like( '_transient_timeout_meetbridge_' ) . '%' ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+

@@ -39,6 +39,13 @@ def test_phpunit(bare_wordpress):
 
 def test_deactivation_keeps_data_and_uninstall_removes_it(bare_wordpress):
     wp = bare_wordpress
+    wp.php(  # a warning and a hold left by the busy-slot filter (nothing answers at meetbridge.test)
+        "update_option( 'meetbridge_settings', array( 'service_url' => 'https://meetbridge.test',"
+        " 'site_id' => 'site_x' ) );"
+        " update_option( 'meetbridge_secret', 'whsec_' . base64_encode( str_repeat( 'k', 32 ) ) );"
+        " add_filter( 'pre_http_request', fn() => new WP_Error( 'down', 'down' ) );"
+        " return meetbridge_filter_slots( array( array( 'start' => 1, 'end' => 2 ) ), 1 );"
+    )
     wp.php(
         "do_action( 'meetbridge_booking_created', array( 'id' => 'keep', 'title' => 'T', "
         "'start' => '2026-12-01T10:00:00+01:00', 'end' => '2026-12-01T10:30:00+01:00', "
@@ -48,7 +55,8 @@ def test_deactivation_keeps_data_and_uninstall_removes_it(bare_wordpress):
     state = (
         "global $wpdb; return array( 'tables' => $wpdb->get_col( \"SHOW TABLES LIKE 'wp_meetbridge_%'\" ),"
         " 'options' => $wpdb->get_col("
-        " \"SELECT option_name FROM wp_options WHERE option_name LIKE 'meetbridge_%'\" ),"
+        " \"SELECT option_name FROM wp_options WHERE option_name LIKE 'meetbridge_%'"
+        " OR option_name LIKE '%transient%meetbridge%'\" ),"
         " 'cron' => wp_next_scheduled( 'meetbridge_outbox_run' ) );"
     )
     before = wp.php(state)
@@ -57,7 +65,13 @@ def test_deactivation_keeps_data_and_uninstall_removes_it(bare_wordpress):
         "wp_meetbridge_inbox",
         "wp_meetbridge_outbox",
     ]
-    assert {"meetbridge_settings", "meetbridge_secret", "meetbridge_db_version"} <= set(before["options"])
+    assert {
+        "meetbridge_settings",
+        "meetbridge_secret",
+        "meetbridge_db_version",
+        "meetbridge_availability_warnings",
+    } <= set(before["options"])
+    assert any(name.startswith("_transient_meetbridge_hold_") for name in before["options"]), before
     assert before["cron"]
 
     plugin_api = "require_once ABSPATH . 'wp-admin/includes/plugin.php';"
