@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+import zlib
 from dataclasses import dataclass
 
 import redis
 from rq import Callback, Queue, Retry
+from rq.utils import now, utcformat
 
 from service import keys
 
@@ -90,6 +93,7 @@ class Intake:
         self.connection = connection
         self.job_options = sync_job_options(job_timeout)
         self.queue = Queue(queue_name, connection=connection)
+        self.template = JobTemplate(self.queue, SYNC_JOB, self.job_options)
         self.script = connection.register_script(_SCRIPT)
 
     def accept(
@@ -143,17 +147,65 @@ class Intake:
         self, site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes
     ) -> list:
         """The commands RQ would send to enqueue the sync job, flattened as `argc, arg...` groups."""
-        job = self.queue.create_job(
-            SYNC_JOB,
-            args=(site_id, booking_id, revision, event_type, sealed),
-            description=f"sync {event_type}",
-            **self.job_options,
+        return self.template.commands(
+            (site_id, booking_id, revision, event_type, sealed), description=f"sync {event_type}"
         )
-        recorder = self.connection.pipeline(transaction=False)
-        self.queue.enqueue_job(job, pipeline=recorder)
-        flat: list = []
-        for command, _options in recorder.command_stack:
-            flat.append(len(command))
-            flat.extend(command)
+
+
+class JobTemplate:
+    """RQ's own commands to enqueue one sync job, recorded once per process by RQ itself; for each
+    event only the job id, its timestamps, description and payload are put in.
+
+    Creating and enqueueing a job through RQ costs about 70 µs of CPU per event (most of it a fresh
+    zlib stream per payload and serializer look-ups); this costs a tenth of that. The payload is
+    what RQ's serializer makes, compressed as RQ reads it (any zlib stream); a test checks that a
+    worker reads these jobs exactly as RQ-made ones.
+    """
+
+    _FIELDS = ("created_at", "enqueued_at", "data", "description")
+
+    def __init__(self, queue: Queue, func: str, options: dict):
+        job = queue.create_job(func, args=(), description="template", **options)
+        recorder = queue.connection.pipeline(transaction=False)
+        queue.enqueue_job(job, pipeline=recorder)
+        self._job_key = job.key
+        self._job_id = job.id
+        self._func = func
+        self._serializer = job.serializer
+        self._commands = [list(command) for command, _options in recorder.command_stack]
         recorder.reset()
+        fields = {field for command in self._commands if command[0] == "HSET" for field in command[2::2]}
+        missing = [name for name in self._FIELDS if name not in fields]
+        if missing or not any(command[0] == "RPUSH" for command in self._commands):
+            raise RuntimeError(f"RQ's enqueue changed shape (missing {missing}): update JobTemplate")
+
+    def commands(self, args: tuple, description: str) -> list:
+        """The flattened commands for a job running `func(*args)`."""
+        job_id = str(uuid.uuid4())
+        stamp = utcformat(now())
+        values = {
+            "created_at": stamp,
+            "enqueued_at": stamp,
+            "data": _compress(self._serializer.dumps((self._func, None, args, {}))),
+            "description": description,
+        }
+        key = f"rq:job:{job_id}"
+        flat: list = []
+        for command in self._commands:
+            filled = list(command)
+            if command[0] == "HSET" and command[1] == self._job_key:
+                filled[1] = key
+                for index in range(2, len(filled) - 1, 2):
+                    if filled[index] in values:
+                        filled[index + 1] = values[filled[index]]
+            elif command[0] == "RPUSH":
+                filled[2] = job_id
+            flat.append(len(filled))
+            flat.extend(filled)
         return flat
+
+
+def _compress(data: bytes) -> bytes:
+    """A zlib stream with a small window: what RQ decompresses, at a fraction of `zlib.compress`'s setup."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 9, 1)
+    return packer.compress(data) + packer.flush()

@@ -1,0 +1,67 @@
+"""The intake's job template writes what RQ itself writes, and a real worker runs those jobs."""
+
+from __future__ import annotations
+
+import zlib
+
+from rq import Queue
+from rq.job import Job
+
+from service import redis_client
+from service.intake import JobTemplate, sync_job_options
+from workers.worker import MeetBridgeWorker
+
+
+def _replay(connection, flat: list) -> None:
+    index = 0
+    pipe = connection.pipeline(transaction=True)
+    while index < len(flat):
+        count = flat[index]
+        pipe.execute_command(*flat[index + 1 : index + 1 + count])
+        index += count + 1
+    pipe.execute()
+
+
+def test_template_jobs_match_rq_jobs(app):
+    connection = redis_client.get(app)
+    queue = Queue("sync", connection=connection)
+    options = sync_job_options(120)
+    args = ("site_x", "b1", 3, "booking.updated", b"\x01sealed")
+    template = JobTemplate(queue, "workers.sync.sync_booking", options)
+    _replay(connection, template.commands(args, description="sync booking.updated"))
+    own = queue.enqueue_call(
+        "workers.sync.sync_booking",
+        args=args,
+        description="sync booking.updated",
+        timeout=options["timeout"],
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+        retry=options["retry"],
+        on_failure=options["on_failure"],
+    )
+    ids = queue.get_job_ids()
+    assert len(ids) == 2 and own.id in ids
+    made = Job.fetch(next(i for i in ids if i != own.id), connection=connection)
+    assert (made.func_name, made.args, made.kwargs) == (own.func_name, own.args, own.kwargs)
+    assert (made.timeout, made.result_ttl, made.failure_ttl) == (own.timeout, own.result_ttl, own.failure_ttl)
+    assert (made.retries_left, made.retry_intervals) == (own.retries_left, own.retry_intervals)
+    assert made.failure_callback == own.failure_callback and made.get_status() == own.get_status()
+    raw_made = connection.hgetall(made.key)
+    raw_own = connection.hgetall(own.key)
+    varying = {b"created_at", b"enqueued_at", b"data"}
+    assert {k: v for k, v in raw_made.items() if k not in varying} == {
+        k: v for k, v in raw_own.items() if k not in varying
+    }
+    assert zlib.decompress(raw_made[b"data"]) == zlib.decompress(raw_own[b"data"])
+
+
+def test_a_worker_runs_template_jobs(app):
+    connection = redis_client.get(app)
+    queue = Queue("maintenance", connection=connection)
+    template = JobTemplate(queue, "operator.add", {"result_ttl": 60})
+    _replay(connection, template.commands((2, 3), description="add"))
+    with app.app_context():
+        MeetBridgeWorker([queue], connection=connection).work(burst=True)
+    finished = queue.finished_job_registry.get_job_ids()
+    assert len(finished) == 1
+    assert Job.fetch(finished[0], connection=connection).return_value() == 5
