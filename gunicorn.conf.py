@@ -25,6 +25,7 @@ keepalive = 5
 timeout = 30
 graceful_timeout = 20
 accesslog = None  # the app logs every request itself, as JSON with its request id
+logger_class = "service.logs.GunicornLogger"
 logconfig_dict = gunicorn_logconfig(os.environ.get("MEETBRIDGE_LOG_LEVEL", "INFO"))
 
 certfile = os.environ.get("MEETBRIDGE_TLS_CERT") or None

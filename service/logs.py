@@ -69,3 +69,17 @@ def gunicorn_logconfig(level: str = "INFO") -> dict:
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     }
     return _dict_config(level, loggers)
+
+
+try:
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # gunicorn is only needed where it serves
+    _GunicornLogger = object  # type: ignore[assignment,misc]
+
+
+class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    """gunicorn's logger without its access log: with a log config set, gunicorn builds the access
+    line's fields for every request even when nothing is written (the app logs each request itself)."""
+
+    def access(self, resp, req, environ, request_time) -> None:  # noqa: D102
+        return None
