@@ -57,12 +57,16 @@ def raw_requests(site: dict, count: int, port: int) -> list[bytes]:
     return out
 
 
-def max_rate(stack: processes.Stack, site: dict, folder: Path, seconds: int, prefix: str = "w") -> wrk.Result:
+def max_rate(
+    stack: processes.Stack, site: dict, folder: Path, seconds: int, prefix: str = "w", connections: int = 16
+) -> wrk.Result:
     """Events/s with wrk replaying pre-signed unique events (signed just before, valid for 5 minutes)."""
     script = str(Path(__file__).with_name("events_requests.lua"))
     events_file = write_wrk_file(folder, site, 6_000 * seconds, prefix)
     url = stack.base_url + f"/v1/sites/{site['site_id']}/events"
-    return wrk.run(url, seconds=seconds, script=script, script_args=(str(events_file),))
+    return wrk.run(
+        url, seconds=seconds, connections=connections, script=script, script_args=(str(events_file),)
+    )
 
 
 def latency_at(stack: processes.Stack, site: dict, rate: float, seconds: int) -> openloop.Latencies:
