@@ -219,11 +219,19 @@ def main(argv: list[str]) -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="meetbridge-bench-") as tmp:
         ctx = Context(Path(tmp))
+        failed = []
         for name in chosen:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
-            lines += SECTIONS[name](ctx)
+            try:
+                lines += SECTIONS[name](ctx)
+            except Exception as exc:  # one broken benchmark must not lose the others' figures
+                failed.append(name)
+                lines += [f"## {name}: not measured", "", f"The benchmark failed: `{exc!r}`"[:500], ""]
+                print(f"bench: {name} failed: {exc!r}", file=sys.stderr, flush=True)
     REPORT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if failed:
+        raise SystemExit(f"bench: {', '.join(failed)} failed (see bench/REPORT.md)")
 
 
 if __name__ == "__main__":

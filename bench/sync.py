@@ -143,20 +143,18 @@ class SyncBench:
     def calls_total(self) -> int:
         return self.sandbox.state()["calls_total"]
 
-    def worker_rss_mib(self) -> float:
+    def worker_memory_mib(self) -> tuple[float, float]:
+        """RSS and PSS (shared pages divided among the processes sharing them) of the worker pool."""
         master = self.stack.services["worker0"].proc.pid
-        pids = [master] + [
-            int(p)
-            for p in subprocess.run(
-                ["pgrep", "-P", str(master)], capture_output=True, text=True
-            ).stdout.split()
-        ]
-        total = 0
-        for pid in pids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        return total / 1024
+        children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+        rss = pss = 0
+        for pid in [master, *map(int, children)]:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        return rss / 1024, pss / 1024
 
 
 def _percentile(values: list[float], fraction: float) -> float:
