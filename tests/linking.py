@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,7 @@ from service import vault
 from service.config import dev_secrets
 from service.crypto import Keyring
 from tests import signing
-from tests.processes import Stack
+from tests.processes import Stack, redis_dump
 
 
 class Linker:
@@ -122,36 +121,9 @@ def account_keys(r) -> list[bytes]:
     return found
 
 
-def redis_contents(r) -> bytes:
-    """Every key and value in Redis as one blob; RQ's zlib-compressed job payloads decompressed."""
-    parts: list[bytes] = []
-    for key in r.scan_iter(count=1000):
-        parts.append(key)
-        kind = r.type(key)
-        if kind == b"string":
-            parts.append(r.get(key) or b"")
-        elif kind == b"hash":
-            for name, value in r.hgetall(key).items():
-                parts += [name, value]
-                if name == b"data":
-                    try:
-                        parts.append(zlib.decompress(value))
-                    except zlib.error:
-                        pass
-        elif kind in (b"set", b"zset"):
-            parts += list(r.smembers(key)) if kind == b"set" else list(r.zrange(key, 0, -1))
-        elif kind == b"list":
-            parts += list(r.lrange(key, 0, -1))
-        elif kind == b"stream":
-            for _id, fields in r.xrange(key):
-                for name, value in fields.items():
-                    parts += [name, value]
-    return b"\n".join(parts)
-
-
 def assert_not_in_the_clear(r, logs: str, needles: list[str]) -> None:
     """None of `needles` (tokens, secrets, e-mails) appears in Redis or in the stack's logs."""
-    stored = redis_contents(r)
+    stored = redis_dump(r)
     assert stored, "Redis is empty: nothing was checked"
     for needle in needles:
         assert needle, "an empty needle proves nothing"

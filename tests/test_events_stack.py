@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -486,41 +485,13 @@ def test_revoked_secret_is_refused_at_once_on_booking_status(stack):
 # --- Privacy --------------------------------------------------------------------------------------
 
 
-def redis_dump(r) -> bytes:
-    """Every key and value in Redis, of every type; RQ's compressed job payloads decompressed."""
-    parts = []
-    for key in r.scan_iter(count=1000):
-        parts.append(key)
-        kind = r.type(key)
-        if kind == b"string":
-            parts.append(r.get(key) or b"")
-        elif kind == b"hash":
-            for field, value in r.hgetall(key).items():
-                parts += [field, value]
-                if key.startswith(b"rq:job:") and field == b"data":
-                    parts.append(zlib.decompress(value))
-        elif kind == b"list":
-            parts += r.lrange(key, 0, -1)
-        elif kind == b"set":
-            parts += r.smembers(key)
-        elif kind == b"zset":
-            parts += [member for member, _score in r.zrange(key, 0, -1, withscores=True)]
-        elif kind == b"stream":
-            for _id, entry in r.xrange(key):
-                for field, value in entry.items():
-                    parts += [field, value]
-        else:
-            raise AssertionError(f"unexpected Redis type {kind!r} of {key!r}")
-    return b"\n".join(parts)
-
-
 def test_personal_data_is_neither_in_redis_nor_in_the_log(stack, site, r):
     for revision, kind in ((1, "booking.created"), (2, "booking.updated"), (3, "booking.cancelled")):
         answer = post(stack, site, signing.event(kind, id="b-private", revision=revision))
         assert answer.status_code == 202 and answer.json()["status"] == "accepted", answer.text
     assert post(stack, site, signing.event(id="b-private-bad", start="bad")).status_code == 422
     assert post(stack, site, signing.event(id="b-private", revision=1)).json()["status"] == "ignored"
-    dump = redis_dump(r)
+    dump = processes.redis_dump(r)
     assert b"b-private" in dump and b"workers.sync.sync_booking" in dump  # the scan sees the data
     log = stack.services["web"].log_text()
     assert "b-private" in log
