@@ -9,15 +9,14 @@ URL on the site's registered origin, at most 2000 characters, no user info). Ans
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
-from service import connect_links, keys, redis_client, site_auth, vault
+from service import connect_links, redis_client, site_auth, vault
 from service.booking_schema import ID_PATTERN
 from service.web import error_body
 
@@ -86,22 +85,14 @@ def validate(data: object, site_url: str) -> dict[str, str]:
 @bp.post("/v1/sites/<site_id>/connect-links")
 def create_link(site_id: str):
     try:
-        site, webhook_id = site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
-    if request.mimetype != "application/json":
-        return error_body(
-            415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
-        )
-    try:
-        data = json.loads(request.get_data(cache=True))
-    except ValueError:
-        return error_body(400, "malformed_json", "the body is not valid JSON")
+        site, webhook_id, data = site_auth.signed_json(site_id)
+    except site_auth.Rejected as exc:
+        return exc.response
     try:
         body = validate(data, site.url)
     except Invalid as exc:
         return error_body(422, "invalid_request", exc.message, field=exc.field)
-    if not redis_client.get().set(keys.request_seen(site_id, webhook_id), b"1", nx=True, ex=REPLAY_WINDOW):
+    if not site_auth.first_use(site_id, webhook_id, REPLAY_WINDOW):
         return error_body(409, "replayed_request", "this webhook-id was already used; sign a new request")
     ttl = min(int(current_app.config.get("CONNECT_LINK_TTL", connect_links.LINK_TTL)), connect_links.LINK_TTL)
     expires_at = time.time() + ttl

@@ -14,7 +14,7 @@ import json
 import logging
 
 import redis
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from service import booking_schema, redis_client, site_auth, vault_keys
 from service.intake import Intake, StaleSite
@@ -52,6 +52,10 @@ def _too_deep(data: object) -> bool:
     return bool(level)
 
 
+def _too_deep_answer():
+    return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
+
+
 def _intake() -> Intake:
     intake = current_app.extensions.get("meetbridge.intake")
     if intake is None:
@@ -65,21 +69,13 @@ def _intake() -> Intake:
 def receive(site_id: str):
     try:
         # The script below checks the site's version itself, in the round trip that accepts the event.
-        site, webhook_id = site_auth.authenticate(site_id, check_version=False)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
-    if request.mimetype != "application/json":
-        return error_body(
-            415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
+        site, webhook_id, data = site_auth.signed_json(
+            site_id, check_version=False, too_deep=_too_deep_answer
         )
-    try:
-        data = json.loads(request.get_data(cache=True))
-    except ValueError:
-        return error_body(400, "malformed_json", "the body is not valid JSON")
-    except RecursionError:  # nested deeper than the interpreter's stack: certainly not an event
-        return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
+    except site_auth.Rejected as exc:
+        return exc.response
     if _too_deep(data):
-        return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
+        return _too_deep_answer()
     try:
         event = booking_schema.validate_event(data)
     except booking_schema.SchemaError as exc:

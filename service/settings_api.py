@@ -7,11 +7,10 @@ already scheduled keep the grace period and retention window they were scheduled
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from service import keys, redis_client, site_auth, site_settings
 from service.web import error_body
@@ -67,25 +66,16 @@ def save(r: redis.Redis, site_id: str, changes: dict[str, int | bool]) -> dict[s
 @bp.put("/v1/sites/<site_id>/settings")
 def put_settings(site_id: str):
     try:
-        _site, webhook_id = site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
-    if request.mimetype != "application/json":
-        return error_body(
-            415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
-        )
-    try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
-        return error_body(400, "malformed_json", "the body is not valid JSON")
+        _site, webhook_id, body = site_auth.signed_json(site_id)
+    except site_auth.Rejected as exc:
+        return exc.response
     try:
         changes = validate(body)
     except InvalidSetting as exc:
         return error_body(422, "invalid_settings", str(exc), field=exc.field)
-    r = redis_client.get()
-    if not r.set(keys.request_seen(site_id, webhook_id), b"1", nx=True, ex=REPLAY_WINDOW):
+    if not site_auth.first_use(site_id, webhook_id, REPLAY_WINDOW):
         return error_body(409, "replayed_request", "this webhook-id was already used")
     try:
-        return jsonify(save(r, site_id, changes))
+        return jsonify(save(redis_client.get(), site_id, changes))
     except KeyError:
         return error_body(404, "unknown_site", "no such site")

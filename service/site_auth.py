@@ -14,14 +14,17 @@ every other caller here with one `HGET`.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from collections.abc import Callable
 
-from flask import current_app, request
+from flask import Response, current_app, request
 
-from service import redis_client, sites, vault_keys, webhooks
+from service import keys, redis_client, sites, vault_keys, webhooks
 from service.keys import site as site_key
+from service.web import error_body
 
 CACHE_SECONDS = 30.0
 _DUMMY_KEYS = [os.urandom(32)]
@@ -127,3 +130,52 @@ def _verify(site_id: str, body: bytes, fresh: bool) -> tuple[sites.Site, str, bo
     if site is None:  # unreachable in practice: the dummy key is random
         raise AuthError(404, "unknown_site", "no such site")
     return site, webhook_id, cached
+
+
+class Rejected(Exception):
+    """A signed JSON request that was refused before its handler ran; `response` is the answer."""
+
+    def __init__(self, response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def signed_json(
+    site_id: str, *, check_version: bool = True, too_deep: Callable[[], Response] | None = None
+) -> tuple[sites.Site, str, object]:
+    """Authenticate a signed JSON request as the site and decode its body: the checks every signed
+    POST/PUT makes, in the same order (site and signature, then media type, then JSON).
+
+    Args:
+        check_version: as for `authenticate`.
+        too_deep: makes the answer for a body nested deeper than the JSON parser goes (default: 400).
+
+    Returns:
+        The site, the request's `webhook-id` and the decoded body.
+
+    Raises:
+        Rejected: 401/404 (signature or site), 413 (too large), 415 (not JSON) or 400 (not valid JSON).
+    """
+    try:
+        site, webhook_id = authenticate(site_id, check_version=check_version)
+    except AuthError as exc:
+        raise Rejected(error_body(exc.status, exc.code, exc.message)) from None
+    if request.mimetype != "application/json":
+        raise Rejected(
+            error_body(
+                415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
+            )
+        )
+    try:
+        return site, webhook_id, json.loads(request.get_data(cache=True))
+    except ValueError:
+        raise Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
+    except RecursionError:
+        if too_deep is None:
+            raise Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
+        raise Rejected(too_deep()) from None
+
+
+def first_use(site_id: str, webhook_id: str, seconds: int) -> bool:
+    """Record a signed request's `webhook-id`; False when the site already used it (a replay)."""
+    return bool(redis_client.get().set(keys.request_seen(site_id, webhook_id), b"1", nx=True, ex=seconds))
