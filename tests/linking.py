@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from service import vault
+from service import sites, vault
 from service.config import dev_secrets
 from service.crypto import Keyring
 from tests import signing
-from tests.processes import Stack, redis_dump
+from tests.processes import RedisServer, Stack, redis_dump
+from tests.site_double import SiteDouble
 
 
 class Linker:
@@ -129,3 +133,53 @@ def assert_not_in_the_clear(r, logs: str, needles: list[str]) -> None:
         assert needle, "an empty needle proves nothing"
         assert needle.encode() not in stored, f"{needle[:6]}… is stored in the clear"
         assert needle not in logs, f"{needle[:6]}… appears in a log"
+
+
+@dataclass
+class SiteStack:
+    """A running stack with one registered site, the stand-in WordPress site receiving its results,
+    and the helpers to act as that site and on the sandbox."""
+
+    stack: Stack
+    redis: RedisServer
+    double: SiteDouble
+    site: dict
+    linker: Linker
+    sandbox: Sandbox
+
+    @property
+    def r(self):
+        return self.redis.client()
+
+
+@contextmanager
+def site_stack(
+    folder: Path,
+    env_class: type[SiteStack] = SiteStack,
+    *,
+    consent: str | None = None,
+    link: tuple[tuple[str, str], ...] = (),
+    **stack_options,
+) -> Iterator[SiteStack]:
+    """Redis, the stack (`stack_options` as for `Stack`), a site "Example Shop" whose origin is a
+    `SiteDouble`; the sandbox's consent mode set when given, and each `(provider, staff_id)` in
+    `link` linked. Everything is stopped on exit."""
+    redis = RedisServer(folder / "redis")
+    redis.start()
+    stack = Stack(folder / "stack", redis.url, **stack_options)
+    try:
+        with SiteDouble() as double:
+            stack.start()
+            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
+            double.secret = site["secret"]
+            env = env_class(
+                stack, redis, double, site, Linker(stack, site, double.return_url()), Sandbox(stack)
+            )
+            if consent:
+                env.sandbox.post("consent", {"mode": consent})
+            for provider, staff_id in link:
+                assert env.linker.link(provider, staff_id)["meetbridge_status"] == "connected"
+            yield env
+    finally:
+        stack.stop()
+        redis.stop()

@@ -6,16 +6,13 @@ WordPress plugin calls it (signed over `GET {path}?{query}`)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
 import requests
 
-from service import sites
-from tests import processes, signing
-from tests.linking import Linker, Sandbox, stack_keyring, stored_token
-from tests.site_double import SiteDouble
+from tests import signing
+from tests.linking import SiteStack, site_stack, stored_token
 
 pytestmark = pytest.mark.stack
 
@@ -24,18 +21,7 @@ DAY = ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")
 STAFF = {"7": "seven@example.com", "8": "eight@example.com", "9": "nine@example.com", "10": "ten@example.com"}
 
 
-@dataclass
-class Env:
-    stack: processes.Stack
-    redis: processes.RedisServer
-    site: dict
-    linker: Linker
-    sandbox: Sandbox
-
-    @property
-    def r(self):
-        return self.redis.client()
-
+class Env(SiteStack):
     def path(self, query: str, site_id: str | None = None) -> str:
         return f"/v1/sites/{site_id or self.site['site_id']}/availability?{query}"
 
@@ -72,26 +58,16 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("availability")
-    redis = processes.RedisServer(folder / "redis")
-    redis.start()
-    stack = processes.Stack(
-        folder / "stack", redis.url, workers=0, MEETBRIDGE_AVAILABILITY_CACHE_SECONDS=str(TTL)
-    )
-    try:
-        with SiteDouble() as double:
-            stack.start()
-            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
-            double.secret = site["secret"]
-            linker = Linker(stack, site, double.return_url())
-            sandbox = Sandbox(stack)
-            for staff, email in STAFF.items():  # each staff member their own Google user and calendar
-                sandbox.post("consent", {"mode": "approve", "email": email})
-                assert linker.link("google", staff)["meetbridge_status"] == "connected"
-            yield Env(stack, redis, site, linker, sandbox)
-    finally:
-        stack.stop()
-        redis.stop()
+    with site_stack(
+        tmp_path_factory.mktemp("availability"),
+        Env,
+        workers=0,
+        MEETBRIDGE_AVAILABILITY_CACHE_SECONDS=str(TTL),
+    ) as running:
+        for staff, email in STAFF.items():  # each staff member their own Google user and calendar
+            running.sandbox.post("consent", {"mode": "approve", "email": email})
+            assert running.linker.link("google", staff)["meetbridge_status"] == "connected"
+        yield running
 
 
 def test_busy_intervals_exactly_then_from_the_cache_then_from_google_after_the_ttl(env):

@@ -12,10 +12,9 @@ import time
 import pytest
 import requests
 
-from service import keys, sites
+from service import keys
 from tests import processes, signing
-from tests.linking import Linker, Sandbox, stack_keyring
-from tests.site_double import SiteDouble
+from tests.linking import site_stack
 
 pytestmark = pytest.mark.stack
 
@@ -33,39 +32,28 @@ def flask(stack: processes.Stack, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cleanup")
-    redis = processes.RedisServer(folder / "redis")
-    redis.start()
-    stack = processes.Stack(
-        folder / "stack", redis.url, workers=1, cron=True, MEETBRIDGE_WORKER_PROCESSES="2"
-    )
-    try:
-        with SiteDouble() as double:
-            stack.start()
-            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
-            double.secret = site["secret"]
-            linker = Linker(stack, site, double.return_url())
-            sandbox = Sandbox(stack)
-            sandbox.post("consent", {"mode": "approve"})
-            for provider in ("zoom", "google"):
-                assert linker.link(provider, STAFF)["meetbridge_status"] == "connected"
-            settings = json.loads(
-                flask(
-                    stack,
-                    "sites",
-                    "settings",
-                    site["site_id"],
-                    "--grace-minutes",
-                    "0",
-                    "--retention-days",
-                    "1",
-                )
+    with site_stack(
+        tmp_path_factory.mktemp("cleanup"),
+        consent="approve",
+        link=(("zoom", STAFF), ("google", STAFF)),
+        workers=1,
+        cron=True,
+        MEETBRIDGE_WORKER_PROCESSES="2",
+    ) as running:
+        settings = json.loads(
+            flask(
+                running.stack,
+                "sites",
+                "settings",
+                running.site["site_id"],
+                "--grace-minutes",
+                "0",
+                "--retention-days",
+                "1",
             )
-            assert settings["grace_minutes"] == 0 and settings["retention_days"] == 1
-            yield stack, redis, site, linker, sandbox
-    finally:
-        stack.stop()
-        redis.stop()
+        )
+        assert settings["grace_minutes"] == 0 and settings["retention_days"] == 1
+        yield running.stack, running.redis, running.site, running.linker, running.sandbox
 
 
 def post(stack, site, booking_id: str, start: str, end: str) -> None:

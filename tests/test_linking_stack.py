@@ -8,48 +8,21 @@ import base64
 import json
 import re
 import time
-from dataclasses import dataclass
 
 import pytest
 import requests
 
-from service import connect_links, keys, sites, vault
-from tests import browser, processes
-from tests.linking import Linker, Sandbox, account_keys, assert_not_in_the_clear, outcome, stack_keyring
-from tests.site_double import SiteDouble
+from service import connect_links, keys, vault
+from tests import browser
+from tests.linking import account_keys, assert_not_in_the_clear, outcome, site_stack, stack_keyring
 
 pytestmark = pytest.mark.stack
 
 
-@dataclass
-class Env:
-    stack: processes.Stack
-    redis: processes.RedisServer
-    double: SiteDouble
-    site: dict
-    linker: Linker
-    sandbox: Sandbox
-
-    @property
-    def r(self):
-        return self.redis.client()
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("linking")
-    redis = processes.RedisServer(folder / "redis")
-    redis.start()
-    stack = processes.Stack(folder / "stack", redis.url, workers=1)
-    try:
-        with SiteDouble() as double:
-            stack.start()
-            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
-            double.secret = site["secret"]
-            yield Env(stack, redis, double, site, Linker(stack, site, double.return_url()), Sandbox(stack))
-    finally:
-        stack.stop()
-        redis.stop()
+    with site_stack(tmp_path_factory.mktemp("linking"), workers=1) as running:
+        yield running
 
 
 def linked(env, staff_id: str) -> list[bytes]:

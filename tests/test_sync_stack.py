@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from dataclasses import dataclass
 
 import pytest
 import requests
 
-from service import keys, sites
+from service import keys
 from service.google_calendar import event_id
 from tests import processes, signing
-from tests.linking import Linker, Sandbox, stack_keyring
-from tests.site_double import SiteDouble
+from tests.linking import SiteStack, site_stack
 from workers.faults import arm_key
 
 pytestmark = pytest.mark.stack
@@ -23,19 +21,7 @@ pytestmark = pytest.mark.stack
 STAFF = "7"
 
 
-@dataclass
-class Env:
-    stack: processes.Stack
-    redis: processes.RedisServer
-    double: SiteDouble
-    site: dict
-    linker: Linker
-    sandbox: Sandbox
-
-    @property
-    def r(self):
-        return self.redis.client()
-
+class Env(SiteStack):
     def post(self, payload, msg_id: str | None = None) -> requests.Response:
         body = signing.body_of(payload)
         return requests.post(
@@ -99,31 +85,17 @@ def current_revision(env: Env, booking_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sync")
-    redis = processes.RedisServer(folder / "redis")
-    redis.start()
-    stack = processes.Stack(
-        folder / "stack",
-        redis.url,
+    with site_stack(
+        tmp_path_factory.mktemp("sync"),
+        Env,
+        consent="approve",
+        link=(("zoom", STAFF), ("google", STAFF)),
         workers=1,
         MEETBRIDGE_WORKER_PROCESSES="3",
         MEETBRIDGE_SYNC_JOB_TIMEOUT="10",
         MEETBRIDGE_FAULT_INJECTION="1",
-    )
-    try:
-        with SiteDouble() as double:
-            stack.start()
-            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
-            double.secret = site["secret"]
-            linker = Linker(stack, site, double.return_url())
-            sandbox = Sandbox(stack)
-            sandbox.post("consent", {"mode": "approve"})
-            for provider in ("zoom", "google"):
-                assert linker.link(provider, STAFF)["meetbridge_status"] == "connected"
-            yield Env(stack, redis, double, site, linker, sandbox)
-    finally:
-        stack.stop()
-        redis.stop()
+    ) as running:
+        yield running
 
 
 def event(kind: str, booking_id: str, revision: int, **changes) -> dict:

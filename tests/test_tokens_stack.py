@@ -5,16 +5,13 @@ account `needs_relink` and tells the site with a signed `account.needs_relink` r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from service import sites
 from tests import processes
-from tests.linking import Linker, Sandbox, assert_not_in_the_clear, stack_keyring, stored_token
-from tests.site_double import SiteDouble
+from tests.linking import SiteStack, assert_not_in_the_clear, site_stack, stored_token
 from workers.queues import MAINTENANCE
 
 pytestmark = pytest.mark.stack
@@ -22,19 +19,7 @@ pytestmark = pytest.mark.stack
 CHECK = "workers.accounts.check_account"
 
 
-@dataclass
-class Env:
-    stack: processes.Stack
-    redis: processes.RedisServer
-    double: SiteDouble
-    site: dict
-    linker: Linker
-    sandbox: Sandbox
-
-    @property
-    def r(self):
-        return self.redis.client()
-
+class Env(SiteStack):
     def refreshes(self) -> int:
         return self.sandbox.state()["token_refreshes"]["zoom"]
 
@@ -58,21 +43,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tokens")
-    redis = processes.RedisServer(folder / "redis")
-    redis.start()
-    stack = processes.Stack(folder / "stack", redis.url, workers=4)
-    try:
-        with SiteDouble() as double:
-            stack.start()
-            site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
-            double.secret = site["secret"]
-            sandbox = Sandbox(stack)
-            sandbox.post("consent", {"mode": "approve"})
-            yield Env(stack, redis, double, site, Linker(stack, site, double.return_url()), sandbox)
-    finally:
-        stack.stop()
-        redis.stop()
+    with site_stack(tmp_path_factory.mktemp("tokens"), Env, consent="approve", workers=4) as running:
+        yield running
 
 
 def link_zoom(env, staff: str, ttl: int) -> dict:
