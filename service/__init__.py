@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(availability.bp)
+    events.init_app(app)  # the fast path for acceptable booking events, in front of Flask
     from service import cleanup_cli, privacy_api, settings_api, zoom_webhooks
 
     for blueprint in (privacy_api.bp, settings_api.bp, zoom_webhooks.bp):

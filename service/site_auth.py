@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 
 from service import keys, redis_client, sites, vault_keys, webhooks
 from service.keys import site as site_key
@@ -47,15 +47,21 @@ class SiteCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, sites.Site | None]] = {}
 
-    def get(self, site_id: str, *, fresh: bool = False) -> tuple[sites.Site | None, bool]:
-        """The site (None: unknown) and whether it came from the cache rather than from Redis."""
+    def get(
+        self, site_id: str, *, fresh: bool = False, app: Flask | None = None
+    ) -> tuple[sites.Site | None, bool]:
+        """The site (None: unknown) and whether it came from the cache rather than from Redis.
+
+        Args:
+            app: the app whose Redis and vault keys to load from (default: the current app).
+        """
         now = time.monotonic()
         if not fresh:
             with self._lock:
                 hit = self._entries.get(site_id)
             if hit and now - hit[0] < CACHE_SECONDS:
                 return hit[1], True
-        site = sites.load(redis_client.get(), vault_keys.get(), site_id)
+        site = sites.load(redis_client.get(app), vault_keys.get(app), site_id)
         with self._lock:  # unknown ids are cached too, so they answer as fast as known ones
             self._entries[site_id] = (now, site)
         return site, False
@@ -65,9 +71,9 @@ class SiteCache:
             self._entries.pop(site_id, None)
 
 
-def cache() -> SiteCache:
-    """This app's site cache."""
-    return current_app.extensions.setdefault("meetbridge.site_cache", SiteCache())
+def cache(app: Flask | None = None) -> SiteCache:
+    """The site cache of `app` (default: the current app)."""
+    return (app or current_app).extensions.setdefault("meetbridge.site_cache", SiteCache())
 
 
 def signed_payload() -> bytes:

@@ -35,9 +35,13 @@ SECURITY_HEADERS = {
 }
 
 
+def request_id(supplied: str) -> str:
+    """The id of this request: the caller's `X-Request-ID` when it is a safe token, else a new one."""
+    return supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+
 def _start() -> None:
-    supplied = request.headers.get("X-Request-ID", "")
-    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID", ""))
     g.started = time.perf_counter()
     g.correlation_token = correlation_id.set(g.request_id)
 
@@ -48,17 +52,22 @@ def _finish(response):
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    metrics.REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
-    metrics.LATENCY.labels(request.method, endpoint).observe(elapsed)
+    observe(request.method, endpoint, response.status_code, elapsed)
+    return response
+
+
+def observe(method: str, endpoint: str, status: int, elapsed: float) -> None:
+    """Count, time and log one answered request (`endpoint` is the route's rule, never the path)."""
+    metrics.REQUESTS.labels(method, endpoint, str(status)).inc()
+    metrics.LATENCY.labels(method, endpoint).observe(elapsed)
     log.info(
         "%s %s %s %.1fms",
-        request.method,
+        method,
         endpoint,
-        response.status_code,
+        status,
         elapsed * 1000,
-        extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
+        extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
     )
-    return response
 
 
 def _reset(_exc=None) -> None:

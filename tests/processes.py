@@ -242,8 +242,8 @@ class Stack:
 
 
 def redis_dump(r: redis.Redis) -> bytes:
-    """Every key and value in Redis, of every type; RQ's compressed job payloads decompressed too,
-    so a search of it finds anything stored in the clear."""
+    """Every key and value in Redis, of every type; RQ's compressed job payloads decompressed too
+    (RQ reads a payload as zlib or else as it is), so a search of it finds anything stored in the clear."""
     import zlib
 
     parts = []
@@ -256,7 +256,10 @@ def redis_dump(r: redis.Redis) -> bytes:
             for field, value in r.hgetall(key).items():
                 parts += [field, value]
                 if key.startswith(b"rq:job:") and field == b"data":
-                    parts.append(zlib.decompress(value))
+                    try:
+                        parts.append(zlib.decompress(value))
+                    except zlib.error:
+                        pass  # stored uncompressed, already in `parts`
         elif kind == b"list":
             parts += r.lrange(key, 0, -1)
         elif kind == b"set":
