@@ -11,6 +11,8 @@ Redis or nothing is.
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -88,6 +90,7 @@ class Intake:
 
     def __init__(self, connection: redis.Redis, queue_name: str, job_timeout: int):
         self.connection = connection
+        self._local = threading.local()
         self.job_options = sync_job_options(job_timeout)
         self.queue = Queue(queue_name, connection=connection)
         self.template = JobTemplate(self.queue, SYNC_JOB, self.job_options)
@@ -131,18 +134,50 @@ class Intake:
             event_type,
             *job_values,
         ]
-        result = self.script(
-            keys=[
-                keys.site(site_id),
-                keys.idempotency(site_id, webhook_id),
-                keys.booking(site_id, booking_id),
-            ],
-            args=args,
+        event_keys = (
+            keys.site(site_id),
+            keys.idempotency(site_id, webhook_id),
+            keys.booking(site_id, booking_id),
         )
+        result = self._run_script(event_keys, args)
         status = result[0].decode()
         if status == "stale_site":
             raise StaleSite(site_id)
         return Outcome(status, result[1])
+
+    def _run_script(self, script_keys: tuple, args: list):
+        """EVALSHA on this thread's own connection (loading the script if Redis lost it).
+
+        The client's pool, retry wrapper and instrumentation cost more CPU than the event's other
+        work; one connection per thread needs none of them. A connection that failed is dropped and
+        made again on the next call; the caller's retry (the route, or the site) then finds the event
+        accepted or not, never half-written.
+        """
+        connection = self._connection()
+        command = connection.pack_command("EVALSHA", self.script.sha, len(script_keys), *script_keys, *args)
+        try:
+            connection.send_packed_command(command, check_health=False)
+            try:
+                return connection.read_response()
+            except redis.exceptions.NoScriptError:
+                connection.send_command("SCRIPT", "LOAD", self.script.script, check_health=False)
+                connection.read_response()
+                connection.send_packed_command(command, check_health=False)
+                return connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise  # Redis answered (out of memory, ...): the connection is fine
+        except BaseException:
+            connection.disconnect()
+            raise
+
+    def _connection(self):
+        """This thread's connection, made with the client's settings (and again after a fork)."""
+        connection, pid = getattr(self._local, "connection", (None, None))
+        if connection is None or pid != os.getpid():
+            pool = self.connection.connection_pool
+            connection = pool.connection_class(**pool.connection_kwargs)
+            self._local.connection = (connection, os.getpid())
+        return connection
 
 
 class JobTemplate:
