@@ -11,8 +11,6 @@ Redis or nothing is.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from rq import Callback, Queue, Retry
 from rq.utils import now, utcformat
 
 from service import keys
+from service.group_commit import GroupCommit
 
 #: How long a `webhook-id` is remembered (the contract says at least 72 hours).
 IDEMPOTENCY_SECONDS = 73 * 3600
@@ -69,6 +68,9 @@ return {'accepted', ARGV[4]}
 _HEAD_ARGS = 7
 
 
+_IGNORED_REASON = "an event with this or a newer revision was already accepted"
+
+
 class StaleSite(Exception):
     """The site's record changed (secret rotated, site deleted) since it was cached: reload, retry."""
 
@@ -90,13 +92,13 @@ class Intake:
 
     def __init__(self, connection: redis.Redis, queue_name: str, job_timeout: int):
         self.connection = connection
-        self._local = threading.local()
         self.job_options = sync_job_options(job_timeout)
         self.queue = Queue(queue_name, connection=connection)
         self.template = JobTemplate(self.queue, SYNC_JOB, self.job_options)
         self.script = connection.register_script(
             _SCRIPT_HEAD + self.template.lua(_HEAD_ARGS + 1) + _SCRIPT_TAIL
         )
+        self._commit = GroupCommit(connection, self.script)
 
     def accept(
         self, *, site_id: str, site_version: str, webhook_id: str, event_type: str,
@@ -108,18 +110,10 @@ class Intake:
             StaleSite: the caller's copy of the site is out of date.
             redis.RedisError: Redis unreachable, out of memory, ... (nothing was written).
         """
-        accepted = json.dumps(
-            {"status": "accepted", "booking_id": booking_id, "revision": revision, "webhook_id": webhook_id}
-        )
-        ignored = json.dumps(
-            {
-                "status": "ignored",
-                "reason": "an event with this or a newer revision was already accepted",
-                "booking_id": booking_id,
-                "revision": revision,
-                "webhook_id": webhook_id,
-            }
-        )
+        # Both possible answers, for the script to pick from: `{"status": …, "booking_id": …, …}`.
+        ids = json.dumps({"booking_id": booking_id, "revision": revision, "webhook_id": webhook_id})[1:]
+        accepted = '{"status": "accepted", ' + ids
+        ignored = '{"status": "ignored", "reason": "' + _IGNORED_REASON + '", ' + ids
         job_values = self.template.values(
             (site_id, booking_id, revision, event_type, sealed), description=f"sync {event_type}"
         )
@@ -139,45 +133,11 @@ class Intake:
             keys.idempotency(site_id, webhook_id),
             keys.booking(site_id, booking_id),
         )
-        result = self._run_script(event_keys, args)
+        result = self._commit.run(event_keys, args)
         status = result[0].decode()
         if status == "stale_site":
             raise StaleSite(site_id)
         return Outcome(status, result[1])
-
-    def _run_script(self, script_keys: tuple, args: list):
-        """EVALSHA on this thread's own connection (loading the script if Redis lost it).
-
-        The client's pool, retry wrapper and instrumentation cost more CPU than the event's other
-        work; one connection per thread needs none of them. A connection that failed is dropped and
-        made again on the next call; the caller's retry (the route, or the site) then finds the event
-        accepted or not, never half-written.
-        """
-        connection = self._connection()
-        command = connection.pack_command("EVALSHA", self.script.sha, len(script_keys), *script_keys, *args)
-        try:
-            connection.send_packed_command(command, check_health=False)
-            try:
-                return connection.read_response()
-            except redis.exceptions.NoScriptError:
-                connection.send_command("SCRIPT", "LOAD", self.script.script, check_health=False)
-                connection.read_response()
-                connection.send_packed_command(command, check_health=False)
-                return connection.read_response()
-        except redis.exceptions.ResponseError:
-            raise  # Redis answered (out of memory, ...): the connection is fine
-        except BaseException:
-            connection.disconnect()
-            raise
-
-    def _connection(self):
-        """This thread's connection, made with the client's settings (and again after a fork)."""
-        connection, pid = getattr(self._local, "connection", (None, None))
-        if connection is None or pid != os.getpid():
-            pool = self.connection.connection_pool
-            connection = pool.connection_class(**pool.connection_kwargs)
-            self._local.connection = (connection, os.getpid())
-        return connection
 
 
 class JobTemplate:
