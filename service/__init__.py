@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service import config as settings
-from service import logs, redis_client, vault_keys, web
+from service import fast_path, logs, redis_client, vault_keys, web
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -55,7 +55,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(availability.bp)
-    events.init_app(app)  # the fast path for acceptable booking events, in front of Flask
+    paths = fast_path.init_app(app)  # in front of Flask: the hot routes' common answers
+    paths.add("POST", events.ROUTE, events.fast_receive)
     from service import cleanup_cli, privacy_api, settings_api, zoom_webhooks
 
     for blueprint in (privacy_api.bp, settings_api.bp, zoom_webhooks.bp):

@@ -13,14 +13,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 
 import redis
 from flask import Blueprint, Flask, Response, current_app
 
-from service import booking_schema, redis_client, site_auth, vault_keys, web, webhooks
+from service import booking_schema, fast_path, redis_client, site_auth, vault_keys, webhooks
 from service.intake import Intake, StaleSite
-from service.logs import correlation_id
 from service.web import error_body
 from workers.queues import SYNC
 
@@ -127,107 +125,46 @@ def receive(site_id: str):
     return Response(outcome.body, status=outcome.http_status, mimetype="application/json")
 
 
-class FastPath:
-    """WSGI middleware that answers an acceptable booking event without building a Flask request.
-
-    Events are the one endpoint WordPress sites call in bulk, and Flask's per-request machinery
-    (request context, URL matching, response object, hooks) costs more CPU than the event's own
-    work. This path does only that work: the same checks and the same Redis script as `receive`,
-    then the same headers, metrics and log line as every other answer (`service.web`).
-
-    It answers only the success cases (202 accepted or ignored, 200 seen). Anything else (a
-    missing or wrong signature, an unknown site, a body that is too large, not JSON, invalid, or a
-    site whose cached copy is stale, Redis failing) is handed to the Flask route with the body it
-    read, and the route decides and answers exactly as it would have alone. Both paths run the
-    same checks, so a rejected request never leaves anything behind here.
-    """
-
-    _PREFIX, _SUFFIX = "/v1/sites/", "/events"
-
-    def __init__(self, app: Flask, wsgi_app):
-        self.app = app
-        self.wsgi_app = wsgi_app
-        self.max_length = int(app.config["MAX_CONTENT_LENGTH"])
-        self._observe = web.Observer("POST", ROUTE)
-
-    def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST":
-            path = environ.get("PATH_INFO", "")
-            if path.startswith(self._PREFIX) and path.endswith(self._SUFFIX):
-                site_id = path[len(self._PREFIX) : -len(self._SUFFIX)]
-                if site_id and "/" not in site_id:
-                    started = time.perf_counter()
-                    try:
-                        answer = self._accept(environ, site_id)
-                    except (StaleSite, redis.RedisError):
-                        answer = None  # the route reloads the site, or answers 503
-                    except Exception as exc:  # the route meets it again and answers (a JSON 500)
-                        log.warning("event fast path for site %s: %s", site_id, type(exc).__name__)
-                        answer = None
-                    if answer is not None:
-                        return self._respond(environ, start_response, answer, started)
-        return self.wsgi_app(environ, start_response)
-
-    def _accept(self, environ, site_id: str):
-        """The intake's outcome for an acceptable event, or None to let the Flask route answer."""
-        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
-            return None
-        if mimetype != "application/json" or not 0 < length <= self.max_length:
-            return None
-        if environ.get("HTTP_TRANSFER_ENCODING"):
-            return None
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)  # the route reads it again if it answers
-        if len(body) != length:
-            return None
-        site, _cached = site_auth.cache(self.app).get(site_id, app=self.app)
-        if site is None:
-            return None
-        headers = {name: environ[key] for name, key in _SIGNATURE_HEADERS if key in environ}
-        try:
-            webhook_id = webhooks.verify(site.active_keys(), headers, body)
-            data = json.loads(body)
-        except (webhooks.WebhookError, ValueError, RecursionError):
-            return None
-        try:
-            # Without the depth check: the schema's closed objects and typed fields admit 3 levels.
-            event = booking_schema.validate_event(data, explain=False)
-        except booking_schema.SchemaError:
-            return None
-        fields = _event_fields(self.app, site_id, webhook_id, data, event)
-        return fields, _intake(self.app).accept(site_version=site.version, **fields)
-
-    def _respond(self, environ, start_response, answer, started: float):
-        fields, outcome = answer
-        request_id = web.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-        token = correlation_id.set(request_id)
-        try:
-            _log_outcome(fields, outcome)
-            start_response(
-                _STATUS_LINES[outcome.http_status],
-                [
-                    ("Content-Type", "application/json"),
-                    ("Content-Length", str(len(outcome.body))),
-                    *web.SECURITY_HEADERS.items(),
-                    ("X-Request-ID", request_id),
-                ],
-            )
-            self._observe(outcome.http_status, time.perf_counter() - started)
-        finally:
-            correlation_id.reset(token)
-        return [outcome.body]
+def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
+    """`receive` for an acceptable event (202 accepted or ignored, 200 seen), on the raw environ; None
+    for anything else (signature, site, size, media type, JSON, schema, a stale cached site), which
+    the route then answers with the body read here put back."""
+    mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        return None
+    if mimetype != "application/json" or not 0 < length <= int(app.config["MAX_CONTENT_LENGTH"]):
+        return None
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # the route reads it again if it answers
+    if len(body) != length:
+        return None
+    site, _cached = site_auth.cache(app).get(site_id, app=app)
+    if site is None:
+        return None
+    headers = {name: environ[key] for name, key in _SIGNATURE_HEADERS if key in environ}
+    try:
+        webhook_id = webhooks.verify(site.active_keys(), headers, body)
+        data = json.loads(body)
+    except (webhooks.WebhookError, ValueError, RecursionError):
+        return None
+    try:
+        # Without the depth check: the schema's closed objects and typed fields admit 3 levels.
+        event = booking_schema.validate_event(data, explain=False)
+    except booking_schema.SchemaError:
+        return None
+    fields = _event_fields(app, site_id, webhook_id, data, event)
+    try:
+        outcome = _intake(app).accept(site_version=site.version, **fields)
+    except StaleSite:
+        return None  # the route reloads the site
+    return fast_path.Answer(outcome.http_status, outcome.body, lambda: _log_outcome(fields, outcome))
 
 
 _SIGNATURE_HEADERS = [
     (name, "HTTP_" + name.upper().replace("-", "_"))
     for name in (webhooks.ID_HEADER, webhooks.TIMESTAMP_HEADER, webhooks.SIGNATURE_HEADER)
 ]
-_STATUS_LINES = {200: "200 OK", 202: "202 ACCEPTED"}
-
-
-def init_app(app: Flask) -> None:
-    """Put the fast path for acceptable events in front of the app."""
-    app.wsgi_app = FastPath(app, app.wsgi_app)
