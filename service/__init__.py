@@ -57,6 +57,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(availability.bp)
     paths = fast_path.init_app(app)  # in front of Flask: the hot routes' common answers
     paths.add("POST", events.ROUTE, events.fast_receive)
+    paths.add("GET", availability.ROUTE, availability.fast_availability)
     from service import cleanup_cli, privacy_api, settings_api, zoom_webhooks
 
     for blueprint in (privacy_api.bp, settings_api.bp, zoom_webhooks.bp):

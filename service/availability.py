@@ -43,8 +43,19 @@ from dataclasses import dataclass
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.wrappers import Request as WerkzeugRequest
 
-from service import booking_schema, keys, redis_client, site_auth, tokens, vault, vault_keys
+from service import (
+    booking_schema,
+    fast_path,
+    keys,
+    redis_client,
+    site_auth,
+    tokens,
+    vault,
+    vault_keys,
+    webhooks,
+)
 from service.crypto import DecryptError
 from service.exceptions import (
     AccountNotLinked,
@@ -203,7 +214,10 @@ def parse_query(args) -> Query:
 # --- the endpoint ---------------------------------------------------------------------------------------
 
 
-@bp.get("/v1/sites/<site_id>/availability")
+ROUTE = "/v1/sites/<site_id>/availability"
+
+
+@bp.get(ROUTE)
 def availability(site_id: str):
     try:
         return _availability(site_id)
@@ -223,11 +237,7 @@ def _availability(site_id: str):
         return error_body(422, "invalid_request", exc.message, field=exc.field)
     r = redis_client.get()
     cache_key = keys.availability(site_id, query.digest)
-    pipe = r.pipeline(transaction=False)
-    pipe.hget(keys.site(site_id), "ver")
-    pipe.hmget(keys.account(site_id, PROVIDER, query.staff_id), "status", "updated_at")
-    pipe.get(cache_key)
-    version, (status, stamp), sealed = pipe.execute()
+    version, (status, stamp), sealed = _read_state(r, site_id, query, cache_key)
     if version is None or version.decode() != site.version:
         try:  # a cached site copy that is out of date: check the signature against Redis's
             site_auth.authenticate(site_id, fresh=True)
@@ -238,7 +248,7 @@ def _availability(site_id: str):
     if status.decode() != vault.ACTIVE:
         return error_body(409, "needs_relink", "the staff member's Google account must be linked again")
     if sealed is not None:
-        body = _open(sealed, cache_key, stamp)
+        body = _open(vault_keys.get(), sealed, cache_key, stamp)
         if body is not None:
             return Response(body, mimetype="application/json")
     hold_ms = r.pttl(keys.availability_hold(site_id, query.staff_id))
@@ -247,6 +257,28 @@ def _availability(site_id: str):
             "rate_limited", "Google asked to slow down; retry later", math.ceil(hold_ms / 1000)
         )
     return _fetch_and_answer(site_id, query, cache_key, stamp)
+
+
+def fast_availability(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
+    """`availability` when the answer is cached (signed, valid query, site current, account active,
+    cache entry of the account as it is now); None for everything else, which the route answers."""
+    req = WerkzeugRequest(environ)
+    site, _cached = site_auth.cache(app).get(site_id, app=app)
+    if site is None:
+        return None
+    try:
+        webhooks.verify(site.active_keys(), req.headers, site_auth.signed_payload(req))
+        query = parse_query(req.args)
+    except (webhooks.WebhookError, BadRequest):
+        return None
+    cache_key = keys.availability(site_id, query.digest)
+    version, (status, stamp), sealed = _read_state(redis_client.get(app), site_id, query, cache_key)
+    if version is None or version.decode() != site.version or status is None or sealed is None:
+        return None
+    if status.decode() != vault.ACTIVE:
+        return None
+    body = _open(vault_keys.get(app), sealed, cache_key, stamp)
+    return None if body is None else fast_path.Answer(200, body)
 
 
 def _body(query: Query, busy: list[dict[str, str]], fetched_at: str, *, cached: bool) -> bytes:
@@ -267,11 +299,20 @@ def _unavailable(code: str, message: str, retry_after: int):
     return response
 
 
-def _open(sealed: bytes, cache_key: str, stamp: bytes | None) -> bytes | None:
+def _read_state(r: redis.Redis, site_id: str, query: Query, cache_key: str) -> list:
+    """In one round trip: the site's version, the account's status and stamp, the cached answer."""
+    pipe = r.pipeline(transaction=False)
+    pipe.hget(keys.site(site_id), "ver")
+    pipe.hmget(keys.account(site_id, PROVIDER, query.staff_id), "status", "updated_at")
+    pipe.get(cache_key)
+    return pipe.execute()
+
+
+def _open(keyring, sealed: bytes, cache_key: str, stamp: bytes | None) -> bytes | None:
     """The cached answer (`{stamp}\n{JSON body with "cached": true}`) if it was stored for the account
     as it is now."""
     try:
-        plain, _stale = vault_keys.get().open(sealed, cache_key.encode())
+        plain, _stale = keyring.open(sealed, cache_key.encode())
     except DecryptError:  # sealed with a key no longer configured: a miss
         return None
     stored_stamp, _, body = plain.partition(b"\n")

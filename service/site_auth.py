@@ -76,12 +76,17 @@ def cache(app: Flask | None = None) -> SiteCache:
     return (app or current_app).extensions.setdefault("meetbridge.site_cache", SiteCache())
 
 
-def signed_payload() -> bytes:
-    """What the signature covers: the raw body, or for a request without one its method and path."""
-    if request.method in ("GET", "HEAD", "DELETE"):
-        query = request.query_string.decode("latin-1")
-        return f"{request.method} {request.path}{'?' + query if query else ''}".encode()
-    return request.get_data(cache=True)
+def signed_payload(req=None) -> bytes:
+    """What the signature covers: the raw body, or for a request without one its method and path.
+
+    Args:
+        req: a Werkzeug request (default: Flask's current request).
+    """
+    req = request if req is None else req
+    if req.method in ("GET", "HEAD", "DELETE"):
+        query = req.query_string.decode("latin-1")
+        return f"{req.method} {req.path}{'?' + query if query else ''}".encode()
+    return req.get_data(cache=True)
 
 
 def authenticate(

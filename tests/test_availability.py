@@ -164,3 +164,53 @@ def test_a_cached_answer_is_bound_to_its_key(app, site):
     r.set(keys.availability(site["site_id"], query.digest), r.get(key), ex=30)  # moved to another window
     moved = ask(app, site, Google([]), query="staff_id=7&from=2026-12-03T00:00:00Z&to=2026-12-04T00:00:00Z")
     assert moved.status_code == 200 and moved.get_json()["cached"] is False and moved.get_json()["busy"] == []
+
+
+@pytest.fixture
+def route_calls(app, monkeypatch):
+    """Count the Flask route's answers (it still answers), so a test sees which path answered."""
+    calls = []
+    route = app.view_functions["availability.availability"]
+
+    def counting(site_id):
+        calls.append(site_id)
+        return route(site_id)
+
+    monkeypatch.setitem(app.view_functions, "availability.availability", counting)
+    return calls
+
+
+def test_a_cached_answer_comes_from_the_fast_path_with_every_answers_headers(app, site, route_calls):
+    first = ask(app, site, Google(BUSY))
+    assert first.status_code == 200 and first.get_json()["cached"] is False and len(route_calls) == 1
+    cached = ask(app, site, Google())
+    assert cached.status_code == 200 and len(route_calls) == 1  # not the route: the fast path
+    assert cached.get_json() == {**first.get_json(), "cached": True}
+    assert cached.headers["Content-Type"] == "application/json"
+    assert cached.headers["Cache-Control"] == "no-store" and len(cached.headers["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize("case", ["bad_signature", "bad_query", "needs_relink", "stale_site", "miss"])
+def test_the_route_answers_everything_but_a_current_cached_answer(app, site, route_calls, case):
+    assert ask(app, site, Google(BUSY)).status_code == 200  # cached now
+    r = redis_client.get(app)
+    query = f"staff_id=7&{WINDOW}"
+    path = f"/v1/sites/{site['site_id']}/availability?{query}"
+    headers = signing.request_headers(site["secret"], "GET", path)
+    if case == "bad_signature":
+        headers = signing.request_headers("whsec_" + "A" * 44, "GET", path)
+    elif case == "bad_query":
+        path += "&extra=1"
+        headers = signing.request_headers(site["secret"], "GET", path)
+    elif case == "needs_relink":
+        r.hset(keys.account(site["site_id"], "google", "7"), "status", vault.NEEDS_RELINK)
+    elif case == "stale_site":
+        r.hset(keys.site(site["site_id"]), "ver", "changed-elsewhere")
+    elif case == "miss":
+        for key in r.scan_iter(match=f"mb:s:{site['site_id']}:fb:*"):
+            r.delete(key)
+        app.extensions[availability._EXTENSION] = Google(BUSY)
+    answer = app.test_client().get(path, headers=headers)
+    assert len(route_calls) == 2, answer.get_json()
+    expected = {"bad_signature": 401, "bad_query": 422, "needs_relink": 409, "stale_site": 200, "miss": 200}
+    assert answer.status_code == expected[case]
