@@ -33,7 +33,7 @@ SITE_ORIGIN = "https://bench.example.com"
 
 @dataclass(frozen=True)
 class Figures:
-    warm: wrk.Result
+    rounds: list[tuple[wrk.Result, wrk.Result]]  # (/healthz, warm availability), interleaved
     cold: openloop.Latencies
     latency_ms: int
 
@@ -94,7 +94,12 @@ def signed_gets(site: dict, paths: list[str]):
 
 
 def warm_rate(
-    stack: processes.Stack, site: dict, folder: Path, seconds: int = 15, staff_id: str = STAFF_ID
+    stack: processes.Stack,
+    site: dict,
+    folder: Path,
+    seconds: int = 15,
+    staff_id: str = STAFF_ID,
+    connections: int = 16,
 ) -> wrk.Result:
     """Requests/s of availability answers for one window with the cache warm (wrk, same connections and
     threads as the baseline). 5,000 distinct pre-signed requests, replayed round-robin (valid 5 minutes).
@@ -114,7 +119,9 @@ def warm_rate(
     script = str(Path(__file__).with_name("availability_requests.lua"))
     url = stack.base_url + path
     wrk.run(url, seconds=3, script=script, script_args=(str(requests_file),))  # warm-up
-    return wrk.run(url, seconds=seconds, script=script, script_args=(str(requests_file),))
+    return wrk.run(
+        url, seconds=seconds, connections=connections, script=script, script_args=(str(requests_file),)
+    )
 
 
 def cold_latency(
@@ -152,10 +159,19 @@ def cold_latency(
         _knob(stack, "latency", {"ms": 0})
 
 
-def measure(stack: processes.Stack, folder: Path, seconds: int = 15, latency_ms: int = 50) -> Figures:
-    """Everything for the report: a new site, a linked Google account, warm requests/s, cold latency."""
+def measure(
+    stack: processes.Stack, folder: Path, seconds: int = 8, rounds: int = 3, latency_ms: int = 50
+) -> Figures:
+    """Everything for the report: a new site, a linked Google account, then `rounds` of the baseline
+    and warm requests/s alternating (64 connections each), then cold latency."""
     site = events.create_site(stack)
     link_google(stack, site)
-    warm = warm_rate(stack, site, folder, seconds)
+    measured = [
+        (
+            wrk.run(stack.base_url + "/healthz", seconds=seconds, connections=64),
+            warm_rate(stack, site, folder, seconds, connections=64),
+        )
+        for _ in range(rounds)
+    ]
     cold = cold_latency(stack, site, latency_ms)
-    return Figures(warm=warm, cold=cold, latency_ms=latency_ms)
+    return Figures(rounds=measured, cold=cold, latency_ms=latency_ms)

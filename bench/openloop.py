@@ -26,30 +26,42 @@ class Latencies:
     max_ms: float
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status, and whether the server closes the connection after this answer."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
     length = 0
+    closing = False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
+        elif name == b"connection":
+            closing = value.strip().lower() == b"close"
     if length:
         await reader.readexactly(length)
-    return status
+    return status, closing
 
 
 async def _run(host: str, port: int, cafile: str, requests: Sequence[bytes], rate: float, connections: int):
     context = ssl.create_default_context(cafile=cafile)
+
+    async def connect():
+        return await asyncio.open_connection(host, port, ssl=context, server_hostname="localhost")
+
     pool: asyncio.Queue = asyncio.Queue()
     warm_up = f"GET /healthz HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode()
     for _ in range(connections):
         # One request right after each handshake: a server thread that accepted the connection is
         # waiting for it (gunicorn's gthread would otherwise hold a thread for an idle connection).
-        reader, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname="localhost")
+        reader, writer = await connect()
         writer.write(warm_up)
-        await _read_response(reader)
+        _status, closing = await _read_response(reader)
+        if closing:  # the server sheds connections over its per-worker cap: take a new one
+            writer.close()
+            reader, writer = await connect()
         pool.put_nowait((reader, writer))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -60,7 +72,10 @@ async def _run(host: str, port: int, cafile: str, requests: Sequence[bytes], rat
         reader, writer = await pool.get()
         try:
             writer.write(requests[index])
-            status = await _read_response(reader)
+            status, closing = await _read_response(reader)
+            if closing:  # counted in this request's latency: the next one needs a new connection
+                writer.close()
+                reader, writer = await connect()
         finally:
             pool.put_nowait((reader, writer))
         latencies.append(time.perf_counter() - due)

@@ -237,7 +237,7 @@ def _availability(site_id: str):
         return error_body(422, "invalid_request", exc.message, field=exc.field)
     r = redis_client.get()
     cache_key = keys.availability(site_id, query.digest)
-    version, (status, stamp), sealed = _read_state(r, site_id, query, cache_key)
+    version, (status, stamp), sealed = _read_state(current_app, site_id, query, cache_key)
     if version is None or version.decode() != site.version:
         try:  # a cached site copy that is out of date: check the signature against Redis's
             site_auth.authenticate(site_id, fresh=True)
@@ -272,7 +272,7 @@ def fast_availability(app: Flask, environ: dict, site_id: str) -> fast_path.Answ
     except (webhooks.WebhookError, BadRequest):
         return None
     cache_key = keys.availability(site_id, query.digest)
-    version, (status, stamp), sealed = _read_state(redis_client.get(app), site_id, query, cache_key)
+    version, (status, stamp), sealed = _read_state(app, site_id, query, cache_key)
     if version is None or version.decode() != site.version or status is None or sealed is None:
         return None
     if status.decode() != vault.ACTIVE:
@@ -299,13 +299,17 @@ def _unavailable(code: str, message: str, retry_after: int):
     return response
 
 
-def _read_state(r: redis.Redis, site_id: str, query: Query, cache_key: str) -> list:
+def _read_state(app: Flask, site_id: str, query: Query, cache_key: str) -> list:
     """In one round trip: the site's version, the account's status and stamp, the cached answer."""
-    pipe = r.pipeline(transaction=False)
-    pipe.hget(keys.site(site_id), "ver")
-    pipe.hmget(keys.account(site_id, PROVIDER, query.staff_id), "status", "updated_at")
-    pipe.get(cache_key)
-    return pipe.execute()
+    replies = redis_client.calls(app).call(
+        ("HGET", keys.site(site_id), "ver"),
+        ("HMGET", keys.account(site_id, PROVIDER, query.staff_id), "status", "updated_at"),
+        ("GET", cache_key),
+    )
+    for reply in replies:
+        if isinstance(reply, redis.exceptions.ResponseError):
+            raise reply
+    return replies
 
 
 def _open(keyring, sealed: bytes, cache_key: str, stamp: bytes | None) -> bytes | None:

@@ -1,4 +1,4 @@
-"""Group commit: the intake's script calls from concurrent threads, sent to Redis together.
+"""Group commit: Redis calls from concurrent threads of a web process, sent to Redis together.
 
 Every booking event costs one Redis round trip, and on a busy web worker most of that cost is the
 round trip itself, not the script: the system calls on both ends, Redis waking up to read, write and
@@ -7,10 +7,11 @@ while the leader waits for Redis queue up; when the leader has its answers it ha
 first of them, who sends it as one pipeline. Nothing waits for a batch to fill: an idle process sends
 each call at once, a busy one sends what piled up during the previous round trip.
 
-Each call is still its own EVALSHA, atomic on its own and answered on its own; a Redis error answer
-(out of memory, a lost script) belongs to its call. A broken connection fails every call of the
-batch it was sending (the callers then answer or retry as they would after any Redis error: an event
-either reached Redis whole or not at all) and is made again for the next batch.
+A call is one or more commands of one thread (the intake's EVALSHA; availability's reads), answered
+on its own: a Redis error answer (out of memory, a lost script) belongs to its command. A broken
+connection fails every call of the batch it was sending (the callers then answer or retry as they
+would after any Redis error: an event either reached Redis whole or not at all) and is made again
+for the next batch.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import redis
 
 
 class _Call:
-    __slots__ = ("command", "reply", "error", "lead", "ready")
+    __slots__ = ("commands", "count", "replies", "error", "lead", "ready")
 
-    def __init__(self, command: list):
-        self.command = command
-        self.reply = None
+    def __init__(self, commands: list, count: int):
+        self.commands = commands  # packed
+        self.count = count
+        self.replies: list | None = None
         self.error: BaseException | None = None
         self.lead = False
         self.ready = threading.Lock()  # released when answered, or when it is this call's turn to lead
@@ -34,14 +36,14 @@ class _Call:
 
 
 class GroupCommit:
-    """One connection per process, shared by turns; `run` sends a script call and returns its reply.
+    """One connection per process, used by one thread at a time, for calls from every thread.
 
     Args:
         client: the process's Redis client; its connection settings are reused.
-        script: the registered script (its `sha` and its source, loaded again if Redis lost it).
+        script: a registered script that `run` calls (its source is loaded again if Redis lost it).
     """
 
-    def __init__(self, client: redis.Redis, script):
+    def __init__(self, client: redis.Redis, script=None):
         self._client = client
         self._script = script
         self._lock = threading.Lock()
@@ -53,10 +55,22 @@ class GroupCommit:
         self._packer = pool.connection_class(**pool.connection_kwargs)  # never connected: packs commands
 
     def run(self, script_keys: tuple, args: list):
-        """EVALSHA the script with `script_keys` and `args`; its reply, or the Redis error it met."""
-        call = _Call(
-            self._packer.pack_command("EVALSHA", self._script.sha, len(script_keys), *script_keys, *args)
-        )
+        """EVALSHA the script with `script_keys` and `args`: its reply, or the Redis error it met raised."""
+        (reply,) = self.call(("EVALSHA", self._script.sha, len(script_keys), *script_keys, *args))
+        if isinstance(reply, redis.exceptions.ResponseError):
+            raise reply
+        return reply
+
+    def call(self, *commands: tuple) -> list:
+        """Send `commands` (in order, with other threads' calls around them but never between them).
+
+        Returns:
+            One reply per command; a command that Redis refused has its `ResponseError` as its reply.
+
+        Raises:
+            redis.RedisError: the connection failed (whether Redis ran the commands is unknown).
+        """
+        call = _Call(self._packer.pack_commands(commands), len(commands))
         with self._lock:
             self._queue.append(call)
             lead = not self._leading
@@ -68,7 +82,7 @@ class GroupCommit:
             self._lead()
         if call.error is not None:
             raise call.error
-        return call.reply
+        return call.replies
 
     def _lead(self) -> None:
         """Send everything queued (this thread's call first), answer it, hand over to the next."""
@@ -78,7 +92,7 @@ class GroupCommit:
             self._send(batch)
         except BaseException as exc:  # a broken connection: every call not yet answered shares it
             for call in batch:
-                if call.reply is None and call.error is None:
+                if call.replies is None:
                     call.error = exc
         finally:
             with self._lock:
@@ -93,30 +107,30 @@ class GroupCommit:
     def _send(self, batch: list[_Call]) -> None:
         connection = self._conn()
         try:
-            pending = batch
-            for attempt in range(2):
-                connection.send_packed_command(
-                    [part for call in pending for part in call.command], check_health=False
-                )
-                lost = []
-                for call in pending:
-                    try:
-                        call.reply = connection.read_response()
-                    except redis.exceptions.NoScriptError as exc:
-                        call.error = exc
-                        lost.append(call)
-                    except redis.exceptions.ResponseError as exc:
-                        call.error = exc  # Redis answered (out of memory, ...): the connection is fine
-                if not lost or attempt:
-                    return
+            connection.send_packed_command(
+                [part for call in batch for part in call.commands], check_health=False
+            )
+            for call in batch:
+                call.replies = [self._read(connection) for _ in range(call.count)]
+            lost = [call for call in batch if _lost_script(call.replies)]
+            if lost and self._script is not None:
                 connection.send_command("SCRIPT", "LOAD", self._script.script, check_health=False)
                 connection.read_response()
+                connection.send_packed_command(
+                    [part for call in lost for part in call.commands], check_health=False
+                )
                 for call in lost:
-                    call.error = None
-                pending = lost
+                    call.replies = [self._read(connection) for _ in range(call.count)]
         except BaseException:
             connection.disconnect()
             raise
+
+    @staticmethod
+    def _read(connection):
+        try:
+            return connection.read_response()
+        except redis.exceptions.ResponseError as exc:  # Redis answered: the connection is fine
+            return exc
 
     def _conn(self):
         """The process's connection, made with the client's settings (and again after a fork)."""
@@ -125,3 +139,7 @@ class GroupCommit:
             self._connection = pool.connection_class(**pool.connection_kwargs)
             self._pid = os.getpid()
         return self._connection
+
+
+def _lost_script(replies: list) -> bool:
+    return any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies)

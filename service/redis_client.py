@@ -27,3 +27,17 @@ def init_app(app: Flask) -> None:
 def get(app: Flask | None = None) -> redis.Redis:
     """The Redis client of `app` (default: the current app)."""
     return (app or current_app).extensions[_EXTENSION]
+
+
+def calls(app: Flask | None = None):
+    """The process's `GroupCommit` for plain commands of hot paths (see service.group_commit)."""
+    from service.group_commit import GroupCommit
+
+    flask_app = app or current_app
+    found = flask_app.extensions.get(_CALLS)
+    if found is None:
+        found = flask_app.extensions[_CALLS] = GroupCommit(get(flask_app))
+    return found
+
+
+_CALLS = "meetbridge.redis_calls"
