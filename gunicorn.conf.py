@@ -21,12 +21,6 @@ bind = [os.environ.get("MEETBRIDGE_BIND", f"0.0.0.0:{os.environ.get('PORT', '844
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# Connections one worker holds at most (open and kept-alive ones). gthread workers accept whatever
-# arrives while they are awake: a burst of new connections could otherwise all land on one worker,
-# which then runs on one core (the GIL) while the others idle; seen here as a third of the
-# throughput. Past the cap the worker stops accepting and the others take the rest; connections
-# beyond all workers' caps wait in the listen backlog.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "24"))
 keepalive = 5
 timeout = 30
 graceful_timeout = 20
