@@ -53,16 +53,21 @@ async def _run(host: str, port: int, cafile: str, requests: Sequence[bytes], rat
 
     pool: asyncio.Queue = asyncio.Queue()
     warm_up = f"GET /healthz HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode()
-    for _ in range(connections):
+
+    async def warm_connection():
         # One request right after each handshake: a server thread that accepted the connection is
         # waiting for it (gunicorn's gthread would otherwise hold a thread for an idle connection).
         reader, writer = await connect()
         writer.write(warm_up)
         _status, closing = await _read_response(reader)
-        if closing:  # the server sheds connections over its per-worker cap: take a new one
+        if closing:  # the server closes it after this answer: take a new one
             writer.close()
             reader, writer = await connect()
         pool.put_nowait((reader, writer))
+
+    # All at once, as wrk does: one by one, each lands on whichever gunicorn worker is awake, often
+    # the same one, which then serves them all on one core.
+    await asyncio.gather(*(warm_connection() for _ in range(connections)))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter() + 0.1

@@ -8,13 +8,17 @@ adding one to `SECTIONS`. `python -m bench.run events sync` runs only the named 
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +62,42 @@ def web_stack(ctx: Context, name: str) -> tuple[processes.RedisServer, processes
     return redis, stack
 
 
+def busiest_worker_share(port: int) -> float:
+    """The share of the established connections to `port` held by the gunicorn worker with the most."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"sport = :{port}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    per_worker = collections.Counter(re.findall(r"pid=(\d+)", out))
+    total = sum(per_worker.values())
+    return max(per_worker.values()) / total if total else 0.0
+
+
+def spread_run(port: int, run: Callable[[], wrk.Result], attempts: int = 3) -> tuple[wrk.Result, int]:
+    """`run()` (a wrk run of at least 4 s), again when its connections all landed on one gunicorn worker.
+
+    gthread workers accept whatever arrives while they are awake, so now and then every one of wrk's
+    connections lands on one worker, which serves them on one core while the other idles: that run
+    measures the accept race, not the route (seen here: /healthz at a third of its rate). The run is
+    measured again (at most `attempts` times in all); the report says how many were.
+
+    Returns:
+        The result and how many runs were measured again.
+    """
+    box: dict[str, wrk.Result] = {}
+    for again in range(attempts):
+        worker = threading.Thread(target=lambda: box.update(result=run()))
+        worker.start()
+        time.sleep(2.0)
+        share = busiest_worker_share(port)
+        worker.join()
+        if share < 0.9 or again == attempts - 1:
+            return box["result"], again
+    raise AssertionError("unreachable")
+
+
 def section_events(ctx: Context) -> list[str]:
     """Baseline and the events endpoint, interleaved in rounds so background load hits both alike."""
     redis, stack = web_stack(ctx, "events")
@@ -66,12 +106,19 @@ def section_events(ctx: Context) -> list[str]:
         site = events.create_site(stack)
         wrk.run(stack.base_url + "/healthz", seconds=3)  # warm-up
         rounds = []
+        again = 0
         for index in range(ROUNDS):
             # 64 connections: enough that wrk's keep-alive connections spread over every gunicorn worker
-            base = wrk.run(stack.base_url + "/healthz", seconds=8, connections=64)
-            event = events.max_rate(
-                stack, site, ctx.folder / "events", seconds=8, prefix=f"r{index}-", connections=64
+            base, base_again = spread_run(
+                stack.port, lambda: wrk.run(stack.base_url + "/healthz", seconds=8, connections=64)
             )
+            event, event_again = spread_run(
+                stack.port,
+                lambda index=index: events.max_rate(
+                    stack, site, ctx.folder / "events", seconds=8, prefix=f"r{index}-", connections=64
+                ),
+            )
+            again += base_again + event_again
             rounds.append((base, event))
         queued = redis.client().llen("rq:queue:sync")
         accepted = sum(event.requests for _, event in rounds)
@@ -104,7 +151,7 @@ def section_events(ctx: Context) -> list[str]:
         "",
         f"**Median ratio: {statistics.median(ratios):.2f}** (errors: "
         f"{sum(b.errors + e.errors for b, e in rounds)}; jobs queued {queued:,} for {accepted:,} "
-        "answered events).",
+        f"answered events; runs measured again because all connections sat on one worker: {again}).",
         "",
         f"Latency at half the maximum events rate ({half:,.0f}/s, open loop, 64 connections, measured",
         "from each request's scheduled start): target p99 ≤ 25 ms.",
