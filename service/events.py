@@ -4,8 +4,9 @@ Order of checks: site and signature on the raw body (404/401, 413 when the body 
 then media type (415), JSON (400) and schema (422, also for arrays/objects nested more than
 `MAX_DEPTH` levels); then one Redis script records the id, the revision and the job together (202,
 or 200 with the first answer for a `webhook-id` already seen).
-Redis unreachable or out of memory: 503 and nothing written. Personal data (names, e-mails, title)
-goes into the job only sealed with the vault keys, and is never logged.
+Redis unreachable or out of memory: 503 and nothing written. `fast_receive` answers the success
+cases without Flask (service.fast_path); everything else is answered here. Personal data (names,
+e-mails, title) goes into the job only sealed with the vault keys, and is never logged.
 """
 
 from __future__ import annotations

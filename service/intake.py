@@ -2,10 +2,10 @@
 
 RQ's own enqueue costs several round trips, and doing `SET NX` before it leaves a window in which an
 id is remembered but its job was never written. Here the job is built by RQ (so workers read it as
-any RQ job), its commands are recorded on an unexecuted pipeline, and one Lua script runs them only
-if the site is unchanged, the `webhook-id` is new and the revision is newer than the last accepted
-one. A script runs atomically and reaches the append-only file as one unit: either everything is in
-Redis or nothing is.
+any RQ job), its commands are recorded on an unexecuted pipeline and written into the Lua script,
+which runs them only if the site is unchanged, the `webhook-id` is new and the revision is newer
+than the last accepted one. A script runs atomically and reaches the append-only file as one unit:
+either everything is in Redis or nothing is.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class Intake:
 
         Raises:
             StaleSite: the caller's copy of the site is out of date.
-            redis.RedisError: Redis unreachable, out of memory, ... (nothing was written).
+            redis.RedisError: Redis unreachable, out of memory, ... (the event was written whole or
+                not at all; a retry with the same `webhook-id` finds out which).
         """
         # Both possible answers, for the script to pick from: `{"status": …, "booking_id": …, …}`.
         ids = json.dumps({"booking_id": booking_id, "revision": revision, "webhook_id": webhook_id})[1:]
