@@ -20,7 +20,7 @@ from service.tls import server_context  # noqa: E402
 bind = [os.environ.get("MEETBRIDGE_BIND", f"0.0.0.0:{os.environ.get('PORT', '8443')}")]
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "6"))
 keepalive = 5
 timeout = 30
 graceful_timeout = 20
