@@ -51,8 +51,7 @@ class GroupCommit:
         self._leading = False
         self._connection = None
         self._pid = 0
-        pool = client.connection_pool
-        self._packer = pool.connection_class(**pool.connection_kwargs)  # never connected: packs commands
+        self._packer = self._new_connection()  # never connected: packs commands
 
     def run(self, script_keys: tuple, args: list):
         """EVALSHA the script with `script_keys` and `args`: its reply, or the Redis error it met raised."""
@@ -135,10 +134,14 @@ class GroupCommit:
     def _conn(self):
         """The process's connection, made with the client's settings (and again after a fork)."""
         if self._connection is None or self._pid != os.getpid():
-            pool = self._client.connection_pool
-            self._connection = pool.connection_class(**pool.connection_kwargs)
+            self._connection = self._new_connection()
             self._pid = os.getpid()
         return self._connection
+
+    def _new_connection(self):
+        """An unconnected connection with the client's settings (it connects on first use)."""
+        pool = self._client.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
 
 
 def _lost_script(replies: list) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import redis
 from flask import Flask, current_app
 
+from service.group_commit import GroupCommit
+
 _EXTENSION = "meetbridge.redis"
 
 
@@ -29,10 +31,8 @@ def get(app: Flask | None = None) -> redis.Redis:
     return (app or current_app).extensions[_EXTENSION]
 
 
-def calls(app: Flask | None = None):
+def calls(app: Flask | None = None) -> GroupCommit:
     """The process's `GroupCommit` for plain commands of hot paths (see service.group_commit)."""
-    from service.group_commit import GroupCommit
-
     flask_app = app or current_app
     found = flask_app.extensions.get(_CALLS)
     if found is None:

@@ -73,7 +73,14 @@ class SiteCache:
 
 def cache(app: Flask | None = None) -> SiteCache:
     """The site cache of `app` (default: the current app)."""
-    return (app or current_app).extensions.setdefault("meetbridge.site_cache", SiteCache())
+    extensions = (app or current_app).extensions
+    found = extensions.get(_CACHE)
+    if found is None:  # not `setdefault`, which would build a cache (and its lock) on every request
+        found = extensions.setdefault(_CACHE, SiteCache())
+    return found
+
+
+_CACHE = "meetbridge.site_cache"
 
 
 def signed_payload(req=None) -> bytes:
