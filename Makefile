@@ -3,15 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test wp-test lint format bench screenshots clean
+.PHONY: help run test test-fast wp-test lint format bench bench-tools screenshots clean
 
 help:
 	@echo "make run          the whole system locally (embedded Redis, TLS, sandbox, web, worker, cron)"
 	@echo "make test         every test suite, lint included (what CI runs)"
+	@echo "make test-fast    everything but the stack and WordPress suites (about a minute)"
 	@echo "make bench        benchmarks -> bench/REPORT.md"
 	@echo "make screenshots  connect screens and wp-bridge admin pages -> docs/screenshots/ (chromium, wordpress)"
 	@echo "make wp-test      only the WordPress plugin's tests (php -l, PHPUnit, end to end, browser)"
-	@echo "make lint/format  ruff"
+	@echo "make lint/format  ruff, and the import contracts (lint-imports, pyproject.toml)"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,7 @@ run: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
@@ -41,11 +43,27 @@ format: $(VENV)/.dev
 test: lint
 	$(BIN)/python -m pytest
 
+# Unit tests and tests against a real redis-server; no gunicorn/RQ stacks, no WordPress.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not stack" --ignore=tests/wordpress
+
 wp-test: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/wordpress
 
-bench: $(VENV)/.dev
+# The benchmarks drive the service with wrk (Debian's package): installed here when missing and we
+# may (root with apt-get), else a clear message says how.
+bench: $(VENV)/.dev bench-tools
 	$(BIN)/python -m bench.run
+
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench: installing wrk (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }; \
+	  else \
+	    echo "make bench needs wrk: sudo apt-get install wrk (Debian/Ubuntu) or see https://github.com/wg/wrk" >&2; exit 1; \
+	  fi; }
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python -m scripts.screenshots

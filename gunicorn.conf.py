@@ -14,8 +14,8 @@ if not _metrics_dir:
     _metrics_dir = tempfile.mkdtemp(prefix="meetbridge-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
+from service.http.tls import server_context  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
-from service.tls import server_context  # noqa: E402
 
 bind = [os.environ.get("MEETBRIDGE_BIND", f"0.0.0.0:{os.environ.get('PORT', '8443')}")]
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import requests
 
 from bench import events, openloop, wrk
-from service import webhooks
+from service.sites import webhooks
 from tests import processes
 
 STAFF_ID = "7"

@@ -26,8 +26,11 @@ import requests
 from werkzeug.serving import make_server
 
 import sandbox
-from service import create_app, keys, redis_client, sites, vault, vault_keys
-from service.bookings import join_url_aad
+from service import create_app, vault_keys
+from service.accounts import vault
+from service.bookings.records import join_url_aad
+from service.sites import registry
+from service.storage import keys, redis_client
 from tests import processes
 from tests.sandbox.conftest import Sandbox
 from workers import cleanup
@@ -150,7 +153,7 @@ def measure(folder: Path) -> dict:
             r, keyring = redis_client.get(), vault_keys.get()
             for stored in SIZES:
                 r.flushall()
-                site_id = sites.create(r, keyring, "Bench", "https://shop.example.com")["site_id"]
+                site_id = registry.create(r, keyring, "Bench", "https://shop.example.com")["site_id"]
                 vault.save(r, keyring, site_id, "zoom", STAFF, token, ["meeting:delete:meeting"], "u1")
                 r.set(keys.ACCOUNTS_SWEPT, "1")  # time the meeting work, not the daily account sweep
                 meetings = _meetings(base, token["access_token"], DUE)

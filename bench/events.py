@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from bench import openloop, wrk
-from service import webhooks
+from service.sites import webhooks
 from tests import processes
 from tests.signing import EXAMPLE_BOOKING
 

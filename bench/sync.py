@@ -18,10 +18,10 @@ from pathlib import Path
 
 import requests
 
-from service import sites
+from service.sites import registry
 from tests import processes, signing
-from tests.linking import Linker, Sandbox, stack_keyring
 from tests.site_double import SiteDouble
+from tests.site_stack import Linker, Sandbox, stack_keyring
 
 STAFF = "7"
 
@@ -73,7 +73,7 @@ class SyncBench:
         self.stack.env["REDIS_URL"] = self.redis.url
         self.double.__enter__()
         self.stack.start()
-        self.site = sites.create(self.redis.client(), stack_keyring(self.stack), "Bench", self.double.url)
+        self.site = registry.create(self.redis.client(), stack_keyring(self.stack), "Bench", self.double.url)
         self.double.secret = self.site["secret"]
         self.linker = Linker(self.stack, self.site, self.double.return_url())
         self.sandbox = Sandbox(self.stack)

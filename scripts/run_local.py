@@ -17,7 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from service import config, embedded_redis, tls
+from scripts import embedded_redis, local_tls
+from service import config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +57,7 @@ def _environment(folder: Path) -> dict[str, str]:
     env["MEETBRIDGE_DATA_DIR"] = str(folder)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
-    certs = tls.ensure_dev_certificates(folder / "tls")
+    certs = local_tls.ensure_dev_certificates(folder / "tls")
     env.setdefault("MEETBRIDGE_TLS_CERT", str(certs.cert))
     env.setdefault("MEETBRIDGE_TLS_KEY", str(certs.key))
     # Clients in every process trust the local CA as well as the public ones.

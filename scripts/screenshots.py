@@ -13,10 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from service import sites
+from service.sites import registry
 from tests import browser, processes
-from tests.linking import Linker, Sandbox, stack_keyring
 from tests.site_double import SiteDouble
+from tests.site_stack import Linker, Sandbox, stack_keyring
 
 log = logging.getLogger("screenshots")
 
@@ -37,7 +37,7 @@ def main() -> int:
         try:
             with SiteDouble() as double:
                 stack.start()
-                site = sites.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
+                site = registry.create(redis.client(), stack_keyring(stack), "Example Shop", double.url)
                 Sandbox(stack).post("consent", {"mode": "ask"})
                 _shoot(Linker(stack, site, double.return_url()).link_url("zoom", "7"), stack, double)
         finally:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from flask import Flask
 
 from service import config as settings
-from service import fast_path, logs, redis_client, vault_keys, web
+from service import logs, vault_keys
+from service.http import fast_path, web
+from service.storage import redis_client
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
@@ -36,39 +38,39 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     vault_keys.init_app(app)
     web.init_app(app)
 
-    from service import (
-        accounts_api,
-        availability,
-        bookings,
-        connect,
-        connect_api,
-        events,
-        oauth_callback,
-        openapi,
-        ops,
-        sites_cli,
-        vault_cli,
-    )
-
-    for blueprint in (ops.bp, events.bp, bookings.bp, openapi.bp):
-        app.register_blueprint(blueprint)
-    for blueprint in (connect_api.bp, connect.bp, oauth_callback.bp, accounts_api.bp):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(availability.bp)
-    paths = fast_path.init_app(app)  # in front of Flask: the hot routes' common answers
-    paths.add("POST", events.ROUTE, events.fast_receive)
-    paths.add("GET", availability.ROUTE, availability.fast_availability)
-    from service import cleanup_cli, privacy_api, settings_api, zoom_webhooks
-
-    for blueprint in (privacy_api.bp, settings_api.bp, zoom_webhooks.bp):
-        app.register_blueprint(blueprint)
-    app.cli.add_command(cleanup_cli.cleanup_command)
-    app.cli.add_command(sites_cli.sites_group)
-    app.cli.add_command(vault_cli.vault_group)
-
+    # Imported here, not at the top: every module below imports from `service`, whose import is this one.
+    from service import openapi
+    from service.accounts import accounts_api
+    from service.availability import availability_api
+    from service.bookings import events, status_api
+    from service.cli import sites_cli, vault_cli
+    from service.http import ops
+    from service.linking import connect, connect_api, oauth_callback
+    from service.privacy import privacy_api, zoom_webhooks
+    from service.sites import settings_api
     from workers import commands
 
-    commands.init_app(app)
+    for blueprint in (
+        ops.bp,
+        events.bp,
+        status_api.bp,
+        openapi.bp,
+        connect_api.bp,
+        connect.bp,
+        oauth_callback.bp,
+        accounts_api.bp,
+        availability_api.bp,
+        privacy_api.bp,
+        settings_api.bp,
+        zoom_webhooks.bp,
+    ):
+        app.register_blueprint(blueprint)
+    paths = fast_path.init_app(app)  # in front of Flask: the hot routes' common answers
+    paths.add("POST", events.ROUTE, events.fast_receive)
+    paths.add("GET", availability_api.ROUTE, availability_api.fast_availability)
+    app.cli.add_command(sites_cli.sites_group)
+    app.cli.add_command(vault_cli.vault_group)
+    commands.init_app(app)  # worker, cron, cleanup, failed-jobs
     return app
 
 

@@ -12,6 +12,8 @@ import os
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from service.storage.queues import HEARTBEAT_KEY
+
 REQUESTS = Counter(
     "meetbridge_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
 )
@@ -43,8 +45,6 @@ class OpsCollector:
         yield depth
         yield failed
         if self._connection is not None:
-            from workers.queues import HEARTBEAT_KEY
-
             raw = self._connection.get(HEARTBEAT_KEY)
             beat = GaugeMetricFamily(
                 "meetbridge_cron_heartbeat_timestamp_seconds", "When the cron heartbeat job last ran"

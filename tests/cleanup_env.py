@@ -15,9 +15,12 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 import sandbox
-from service import create_app, redis_client, sites, vault, vault_keys
-from service.google_calendar import event_id
-from service.zoom_meetings import ZoomMeetings
+from service import create_app, vault_keys
+from service.accounts import vault
+from service.providers.google_calendar import event_id
+from service.providers.zoom_meetings import ZoomMeetings
+from service.sites import registry
+from service.storage import redis_client
 from tests.sandbox.conftest import Sandbox
 from workers import meeting, sync
 
@@ -134,7 +137,7 @@ def world(redis_url, tmp_path, sandbox_url, monkeypatch) -> World:
     google_token = sb.google_token(scope="https://www.googleapis.com/auth/calendar.events")
     with app.app_context():
         r, keyring = redis_client.get(), vault_keys.get()
-        site = sites.create(r, keyring, "Shop", "https://shop.example.com")
+        site = registry.create(r, keyring, "Shop", "https://shop.example.com")
         me = requests.get(
             sb.url("/zoom/v2/users/me"),
             headers={"Authorization": f"Bearer {zoom_token['access_token']}"},

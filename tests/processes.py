@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from service import embedded_redis
+from scripts import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -143,10 +143,10 @@ class Stack:
     """
 
     def __init__(self, folder: Path, redis_url: str, *, workers: int = 1, cron: bool = False, **env):
-        from service import tls
+        from scripts import local_tls
 
         self.folder = folder
-        self.certs = tls.ensure_dev_certificates(folder / "tls")
+        self.certs = local_tls.ensure_dev_certificates(folder / "tls")
         self.port = free_port()
         self.sandbox_port = free_port()
         self.base_url = f"https://localhost:{self.port}"

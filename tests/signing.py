@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from service import webhooks
+from service.sites import webhooks
 
 EXAMPLE_BOOKING = {
     "id": "123",

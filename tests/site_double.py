@@ -11,11 +11,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from service import sites, webhooks
+from service.sites import registry, webhooks
 from tests.processes import free_port, wait_for
 
 RETURN_PATH = "/wp-admin/admin.php"
-RESULTS_PATH = sites.DEFAULT_CALLBACK_PATH
+RESULTS_PATH = registry.DEFAULT_CALLBACK_PATH
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>MeetBridge settings</title>
 <style>body{{font:1rem/1.5 sans-serif;background:#f0f0f1;margin:0}}header{{background:#1d2327;color:#fff;

@@ -2,7 +2,7 @@
 documented answer produced for real (test client + real Redis, then a few through gunicorn over TLS)
 and validated against the schema documented for its status code and content type.
 
-`Spec` (the validator) is also used by tests/test_fuzz_events.py.
+`Spec` (the validator) is also used by tests/bookings/test_fuzz_events.py.
 """
 
 from __future__ import annotations
@@ -24,22 +24,17 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from service import (
-    availability,
-    booking_schema,
-    connect_links,
-    connect_pages,
-    create_app,
-    keys,
-    redis_client,
-    sites,
-    vault,
-    vault_keys,
-)
-from service.bookings import join_url_aad
+from service import create_app, vault_keys
+from service.accounts import vault
+from service.availability import availability_api
+from service.bookings import booking_schema
+from service.bookings.records import join_url_aad
 from service.exceptions import ProviderUnavailable, RateLimited
-from service.google_calendar import MissingScope
+from service.linking import connect_links, connect_pages
 from service.openapi import document
+from service.providers.google_calendar import MissingScope
+from service.sites import registry
+from service.storage import keys, redis_client
 from tests import processes, signing
 
 EVENTS = "/v1/sites/{site_id}/events"
@@ -501,7 +496,7 @@ def _connect_page(h):
 @case(CONNECT, "get", 404, "site_removed")
 def _connect_page_site_gone(h):
     path = _connect_path(h)
-    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    registry.delete(redis_client.get(h.app), h.site["site_id"])
     return _browser(h).get(path, base_url="https://localhost")
 
 
@@ -530,7 +525,7 @@ def _connect_no_csrf(h):
 def _connect_continue_site_gone(h):
     client, path = _browser(h), _connect_path(h)
     csrf = _open_page(h, client, path)
-    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    registry.delete(redis_client.get(h.app), h.site["site_id"])
     return client.post(path, data={"csrf": csrf}, base_url="https://localhost")
 
 
@@ -571,7 +566,7 @@ def _callback_unknown_state(h):
 def _callback_site_gone(h):
     client = _browser(h)
     state = _started_consent(h, client)
-    sites.delete(redis_client.get(h.app), h.site["site_id"])
+    registry.delete(redis_client.get(h.app), h.site["site_id"])
     return client.get(f"/oauth/zoom/callback?code=x&state={state}", base_url="https://localhost")
 
 
@@ -650,7 +645,7 @@ class _GoogleDouble:
 
 def _get_availability(h, outcome=None, *, query=f"staff_id=7&{_WINDOW}", client=None, **options):
     if outcome is not None:
-        h.app.extensions[availability._EXTENSION] = _GoogleDouble(outcome)
+        h.app.extensions[availability_api._EXTENSION] = _GoogleDouble(outcome)
     return _signed(h, "GET", f"/v1/sites/{options.pop('site_id', h.site['site_id'])}/availability?{query}",
                    client=client, **options)  # fmt: skip
 
@@ -749,7 +744,7 @@ ZOOM_SECRET = "sandbox-zoom-webhook"  # noqa: S105 - development mode's value
 
 
 def _zoom_sign(secret, message):
-    from service import zoom_webhooks
+    from service.privacy import zoom_webhooks
 
     return zoom_webhooks.sign(secret, message)
 
@@ -809,7 +804,7 @@ def _erase_unknown(h):
 
 @case(BOOKING, "delete", 503, "busy", error="busy")
 def _erase_busy(h):
-    from service import erasure
+    from service.privacy import erasure
 
     _pending_booking(h)
     r = redis_client.get(h.app)
@@ -930,7 +925,7 @@ def _zoom_redis_down(h):
 @pytest.fixture
 def harness(app, tmp_path):
     with app.app_context():
-        site = sites.create(redis_client.get(), vault_keys.get(), "Shop", "https://shop.example.com")
+        site = registry.create(redis_client.get(), vault_keys.get(), "Shop", "https://shop.example.com")
     down = create_app(
         {
             "TESTING": True,

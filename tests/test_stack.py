@@ -7,9 +7,9 @@ import ssl
 
 import pytest
 
+from service.storage.queues import HEARTBEAT_KEY
 from tests import processes
 from tests.tls_probe import handshake
-from workers.queues import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.stack
 

@@ -1,6 +1,6 @@
 """Account health: `check_account` proves a linked account still works with one cheap API call.
 
-Issue 6's cron enqueues it for every account. It refreshes the token when needed (service.tokens), so
+Issue 6's cron enqueues it for every account. It refreshes the token when needed (service.accounts.tokens), so
 a dead grant is found here: the account is marked `needs_relink` and the site is told.
 """
 
@@ -11,7 +11,7 @@ import logging
 import requests
 from flask import current_app
 
-from service import oauth_clients, tokens
+from service.accounts import oauth_clients, tokens
 from service.exceptions import AccountNotLinked, NeedsRelink, ProviderUnavailable
 
 log = logging.getLogger(__name__)

@@ -38,16 +38,10 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from service import keys, redis_client, site_settings, vault
-from service.exceptions import (
-    AccountNotLinked,
-    Gone,
-    NeedsRelink,
-    ProviderRejected,
-    ProviderUnavailable,
-    TokenBusy,
-)
-from workers import providers, queues
+from service.accounts import vault
+from service.bookings import meetings
+from service.sites import site_settings
+from service.storage import keys, queues, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -277,35 +271,7 @@ def _delete_meeting(site_id: str, booking_id: str, record: dict[bytes, bytes]) -
             "cleanup: booking %s/%s has no staff id; its meeting cannot be reached", site_id, booking_id
         )
         return "gone"
-    return delete_zoom_meeting(site_id, booking_id, staff_id, zoom_id)
-
-
-def delete_zoom_meeting(site_id: str, booking_id: str, staff_id: str, zoom_id: str) -> str:
-    """Delete one meeting at Zoom with the staff member's account: `deleted`, `gone`, `retry`, `relink`."""
-    zoom = providers.zoom()
-    try:
-        providers.call(site_id, "zoom", staff_id, lambda token: zoom.delete(token, zoom_id))
-    except Gone:
-        log.info("cleanup: meeting of %s/%s was already gone", site_id, booking_id)
-        return "gone"
-    except AccountNotLinked:
-        log.warning("cleanup: meeting of %s/%s: the Zoom account is no longer linked", site_id, booking_id)
-        return "gone"
-    except NeedsRelink:
-        log.warning(
-            "cleanup: meeting of %s/%s waits for the Zoom account to be relinked", site_id, booking_id
-        )
-        return "relink"
-    except (providers.Postpone, TokenBusy, ProviderUnavailable) as exc:
-        log.warning(
-            "cleanup: meeting of %s/%s left for the next run: %s", site_id, booking_id, type(exc).__name__
-        )
-        return "retry"
-    except ProviderRejected as exc:
-        log.error("cleanup: Zoom refused to delete the meeting of %s/%s: %s", site_id, booking_id, exc)
-        return "retry"
-    log.info("cleanup: meeting of %s/%s deleted", site_id, booking_id)
-    return "deleted"
+    return meetings.delete_zoom_meeting(site_id, booking_id, staff_id, zoom_id)
 
 
 # -- failed jobs --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Worker-side commands under the Flask CLI, so they share the app's settings and logging:
 
 - `flask --app service worker`: an RQ worker (with RQ's scheduler for retries) on every queue;
-- `flask --app service cron`: RQ's cron scheduler (`rq cron`) running `workers/schedule.py`.
+- `flask --app service cron`: RQ's cron scheduler (`rq cron`) running `workers/schedule.py`;
+- `flask --app service cleanup --once`: one cleanup pass, for operators who schedule it with system cron.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from rq.cron import CronScheduler
 from rq.job import Job
 from rq.worker_pool import WorkerPool
 
-from service import redis_client
-from workers import providers, queues
+from service.providers import clients
+from service.storage import queues, redis_client
+from workers import cleanup
 from workers.worker import MeetBridgeWorker
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ def worker_command(burst: bool, processes: int) -> None:
     # Build the provider clients before forking (the children share those pages instead of each
     # building its own on its first job), then keep these long-lived objects out of the garbage
     # collector's way.
-    providers.zoom()
-    providers.calendar()
+    clients.zoom()
+    clients.calendar()
     gc.freeze()
     log.info("%d worker process(es) listening on %s", processes, ", ".join(queues.ALL))
     if processes == 1:
@@ -97,5 +99,17 @@ def failed_jobs_command(limit: int) -> None:
 def init_app(app: Flask) -> None:
     """Register the commands on `app.cli`."""
     app.cli.add_command(worker_command)
+    app.cli.add_command(cleanup_command)
     app.cli.add_command(cron_command)
     app.cli.add_command(failed_jobs_command)
+
+
+@click.command("cleanup")
+@click.option("--once", is_flag=True, required=True, help="Run one pass and exit (schedule it every minute).")
+@click.option("--no-lock", is_flag=True, hidden=True, help="Skip the run's lock (tests of overlapping runs).")
+@with_appcontext
+def cleanup_command(once: bool, no_lock: bool) -> None:
+    """Delete ended meetings at Zoom, expire booking metadata past retention, trim failed jobs, and queue
+    account health checks. Prints what it did as JSON."""
+    report = cleanup.run(redis_client.get(), use_lock=not no_lock)
+    click.echo(json.dumps(report.as_dict(), indent=2))

@@ -2,7 +2,7 @@
 
 One `webhook-id` per message across all retries (the plugin deduplicates on it); the body's
 `timestamp` is when the result was queued. A non-2xx answer or a network error raises, so RQ retries
-it (intervals in service.results); a site that no longer exists ends the job quietly.
+it (intervals in service.sites.results); a site that no longer exists ends the job quietly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import requests
 from flask import current_app
 from rq import get_current_job
 
-from service import redis_client, results, sites, vault_keys, webhooks
+from service import vault_keys
+from service.sites import registry, results, webhooks
+from service.storage import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
     Raises:
         DeliveryFailed: a non-2xx answer, a redirect or a network error.
     """
-    site = sites.load(redis_client.get(current_app), vault_keys.get(current_app), site_id)
+    site = registry.load(redis_client.get(current_app), vault_keys.get(current_app), site_id)
     if site is None:
         log.warning("result %s not delivered: site %s no longer exists", message_id, site_id)
         return 0

@@ -10,7 +10,7 @@ import signal
 
 from flask import current_app
 
-from service import redis_client
+from service.storage import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import time
 
 from rq import get_current_job
 
-from workers.queues import HEARTBEAT_KEY
+from service.storage.queues import HEARTBEAT_KEY
 
 
 def beat() -> float:

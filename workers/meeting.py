@@ -23,12 +23,14 @@ from typing import Any
 
 import redis
 
-from service import keys, vault_keys
-from service.booking_schema import parse_time
-from service.bookings import join_url_aad, link_aad
+from service import vault_keys
+from service.bookings.booking_schema import parse_time
+from service.bookings.records import join_url_aad, link_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, ProviderRejected
-from service.google_calendar import event_id
-from workers import faults, providers
+from service.providers import clients
+from service.providers.google_calendar import event_id
+from service.storage import keys
+from workers import faults
 
 CALENDAR = "primary"
 
@@ -173,11 +175,11 @@ class Work:
         }
 
     def _zoom(self, fn):
-        return providers.call(self.site_id, "zoom", self.staff_id, fn)
+        return clients.call(self.site_id, "zoom", self.staff_id, fn)
 
     def _ensure_meeting(self, start, end) -> tuple[str, str | None]:
         body = self._meeting_body(start, end)
-        zoom = providers.zoom()
+        zoom = clients.zoom()
         zoom_id = self._zoom_id()
         if zoom_id:
             try:
@@ -199,12 +201,12 @@ class Work:
 
     def _find_meeting(self) -> dict | None:
         """The meeting an earlier, crashed attempt created, found by this booking's marker."""
-        zoom = providers.zoom()
+        zoom = clients.zoom()
         meetings = self._zoom(lambda token: list(zoom.upcoming(token)))
         return next((m for m in meetings if self.marker in (m.get("agenda") or "")), None)
 
     def _delete_meeting(self, zoom_id: str) -> None:
-        zoom = providers.zoom()
+        zoom = clients.zoom()
         try:
             self._zoom(lambda token: zoom.delete(token, zoom_id))
         except Gone:
@@ -238,10 +240,10 @@ class Work:
         return "all" if self.settings["send_invites"] else "none"
 
     def _google(self, fn):
-        return providers.call(self.site_id, "google", self.staff_id, fn)
+        return clients.call(self.site_id, "google", self.staff_id, fn)
 
     def _upsert_event(self, join_url: str | None) -> dict[str, Any]:
-        calendar = providers.calendar()
+        calendar = clients.calendar()
         eid = event_id(self.site_id, self.booking_id)
         body = self._event_body(join_url)
         send = self._send_updates()
@@ -265,7 +267,7 @@ class Work:
         return event
 
     def _delete_event(self) -> None:
-        calendar = providers.calendar()
+        calendar = clients.calendar()
         eid = event_id(self.site_id, self.booking_id)
         try:
             self._google(lambda token: calendar.delete(token, CALENDAR, eid, self._send_updates()))

@@ -2,8 +2,8 @@
 
 from rq import cron
 
+from service.storage.queues import MAINTENANCE
 from workers import cleanup, heartbeat
-from workers.queues import MAINTENANCE
 
 cron.register(heartbeat.beat, queue_name=MAINTENANCE, interval=60, result_ttl=600)
 # Every minute; a run that outlasts the minute holds the cleanup lock, so the next one returns at once.

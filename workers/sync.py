@@ -20,11 +20,15 @@ import redis
 from flask import current_app
 from rq import Queue
 
-from service import intake, keys, redis_client, results, site_settings, vault_keys
-from service.events import event_aad
+from service import vault_keys
+from service.bookings import intake
+from service.bookings.records import event_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected, TokenBusy
-from workers import meeting, providers
-from workers.queues import SYNC
+from service.providers import clients
+from service.sites import results, site_settings
+from service.storage import keys, redis_client
+from service.storage.queues import SYNC
+from workers import meeting
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ def _sync_locked(
     work = meeting.Work(r, site_id, booking_id, booking, record, settings)
     try:
         outcome = work.cancel() if event_type == "booking.cancelled" else work.apply()
-    except providers.Postpone as exc:
+    except clients.Postpone as exc:
         _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, exc.reason, exc.delay)
         return "postponed"
     except TokenBusy as exc:

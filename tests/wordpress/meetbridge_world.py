@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests import processes
-from tests.linking import Linker, Sandbox
+from tests.site_stack import Linker, Sandbox
 from tests.wordpress.wp import WordPress
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests import browser, processes
-from tests.linking import stored_token
+from tests.site_stack import stored_token
 from tests.wordpress import admin_flow
 from tests.wordpress.conftest import require_wordpress
 from tests.wordpress.meetbridge_world import start_world

@@ -1,0 +1,165 @@
+"""`POST /v1/sites/{site_id}/events`: booking events from WordPress, verified and durably queued.
+
+Order of checks: site and signature on the raw body (404/401, 413 when the body is over 64 KiB),
+then media type (415), JSON (400) and schema (422, also for arrays/objects nested more than
+`MAX_DEPTH` levels); then one Redis script records the id, the revision and the job together (202,
+or 200 with the first answer for a `webhook-id` already seen).
+Redis unreachable or out of memory: 503 and nothing written. `fast_receive` answers the success
+cases without Flask (service.http.fast_path); everything else is answered here. Personal data (names,
+e-mails, title) goes into the job only sealed with the vault keys, and is never logged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import redis
+from flask import Blueprint, Flask, Response, current_app
+from werkzeug.datastructures import EnvironHeaders
+
+from service import vault_keys
+from service.bookings import booking_schema
+from service.bookings.intake import Intake, StaleSite
+from service.bookings.records import event_aad
+from service.http import fast_path
+from service.http.web import error_body
+from service.sites import site_auth, webhooks
+from service.storage import redis_client
+from service.storage.queues import SYNC
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("events", __name__)
+
+ROUTE = "/v1/sites/<site_id>/events"
+
+
+MAX_DEPTH = 16
+"""Deepest nesting of arrays and objects looked at (a valid event has 3 levels). Deeper bodies are
+refused before jsonschema, whose error messages `repr()` the offending value recursively."""
+TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep"
+
+
+def _too_deep(data: object) -> bool:
+    """Whether `data` nests arrays/objects more than MAX_DEPTH levels (iteratively: no recursion)."""
+    level = [data] if isinstance(data, dict | list) else []  # the containers at nesting level 1
+    for _depth in range(MAX_DEPTH):
+        if not level:
+            return False
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)
+
+
+def _too_deep_answer():
+    return error_body(422, "invalid_event", TOO_DEEP, field=booking_schema.ROOT)
+
+
+def _intake(app: Flask | None = None) -> Intake:
+    app = app or current_app
+    intake = app.extensions.get("meetbridge.intake")
+    if intake is None:
+        intake = app.extensions["meetbridge.intake"] = Intake(
+            redis_client.get(app), SYNC, int(app.config["SYNC_JOB_TIMEOUT"])
+        )
+    return intake
+
+
+def _event_fields(app: Flask, site_id: str, webhook_id: str, data: dict, event) -> dict:
+    """What the intake records for a valid event: ids, type, revision, and the booking sealed."""
+    booking = event.booking
+    sealed = vault_keys.get(app).seal(
+        json.dumps(data["booking"], separators=(",", ":")).encode(),
+        event_aad(site_id, booking.id, booking.revision),
+    )
+    return {
+        "site_id": site_id,
+        "webhook_id": webhook_id,
+        "event_type": event.type,
+        "booking_id": booking.id,
+        "revision": booking.revision,
+        "sealed": sealed,
+    }
+
+
+def _log_outcome(fields: dict, outcome) -> None:
+    log.info(
+        "event %s %s booking %s rev %s: %s",
+        fields["webhook_id"], fields["event_type"], fields["booking_id"], fields["revision"],
+        outcome.status, extra={"site_id": fields["site_id"]},
+    )  # fmt: skip
+
+
+@bp.post(ROUTE)
+def receive(site_id: str):
+    try:
+        # The script below checks the site's version itself, in the round trip that accepts the event.
+        site, webhook_id, data = site_auth.signed_json(
+            site_id, check_version=False, too_deep=_too_deep_answer
+        )
+    except site_auth.Rejected as exc:
+        return exc.response
+    if _too_deep(data):
+        return _too_deep_answer()
+    try:
+        event = booking_schema.validate_event(data)
+    except booking_schema.SchemaError as exc:
+        return error_body(422, "invalid_event", exc.message, field=exc.field)
+    fields = _event_fields(current_app, site_id, webhook_id, data, event)
+    try:
+        try:
+            outcome = _intake().accept(site_version=site.version, **fields)
+        except StaleSite:
+            site, _ = site_auth.authenticate(site_id, fresh=True)
+            outcome = _intake().accept(site_version=site.version, **fields)
+    except site_auth.AuthError as exc:
+        return error_body(exc.status, exc.code, exc.message)
+    except (redis.RedisError, StaleSite) as exc:
+        log.error("event %s for site %s not queued: %s", webhook_id, site_id, type(exc).__name__)
+        return error_body(503, "not_queued", "the event could not be stored durably; retry later")
+    _log_outcome(fields, outcome)
+    return Response(outcome.body, status=outcome.http_status, mimetype="application/json")
+
+
+def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
+    """`receive` for an acceptable event (202 accepted or ignored, 200 seen), on the raw environ; None
+    for anything else (signature, site, size, media type, JSON, schema, a stale cached site), which
+    the route then answers with the body read here put back."""
+    mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        return None
+    if mimetype != "application/json" or not 0 < length <= int(app.config["MAX_CONTENT_LENGTH"]):
+        return None
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # the route reads it again if it answers
+    if len(body) != length:
+        return None
+    site, _cached = site_auth.cache(app).get(site_id, app=app)
+    if site is None:
+        return None
+    try:
+        webhook_id = webhooks.verify(site.active_keys(), EnvironHeaders(environ), body)
+        data = json.loads(body)
+    except (webhooks.WebhookError, ValueError, RecursionError):
+        return None
+    try:
+        # Without the depth check: the schema's closed objects and typed fields admit 3 levels.
+        event = booking_schema.validate_event(data, explain=False)
+    except booking_schema.SchemaError:
+        return None
+    fields = _event_fields(app, site_id, webhook_id, data, event)
+    try:
+        outcome = _intake(app).accept(site_version=site.version, **fields)
+    except StaleSite:
+        return None  # the route reloads the site
+    return fast_path.Answer(outcome.http_status, outcome.body, lambda: _log_outcome(fields, outcome))

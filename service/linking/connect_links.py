@@ -1,0 +1,123 @@
+"""Connect links and OAuth states: the short-lived, single-use records behind the connect screens.
+
+A connect link is a random token (256 bits) handed to WordPress; Redis keeps only its SHA-256, with
+the site, provider, staff id and return URL, for at most 10 minutes. Pressing "Continue" consumes it
+(GETDEL: two tabs cannot both use it) and creates an OAuth state, also kept by hash, holding the PKCE
+verifier sealed with the vault keys and a hash of the browser's cookie nonce; the provider's callback
+consumes that in turn. Both keys expire on their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass
+
+import redis
+
+from service.crypto import Keyring
+from service.storage import keys
+
+LINK_TTL = 600
+"""Longest life of a connect link, and of a consent once started (seconds)."""
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a connect link (and after it, an OAuth state) stands for."""
+
+    site_id: str
+    provider: str
+    staff_id: str
+    return_url: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A started consent: the link's details, the PKCE verifier and the browser binding."""
+
+    link: Link
+    code_verifier: str
+    nonce_hash: str
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def well_formed(token: str) -> bool:
+    """Whether `token` looks like one of ours (43 base64url characters): anything else is not looked up."""
+    return bool(_TOKEN.match(token))
+
+
+def create(r: redis.Redis, link: Link, ttl: int) -> str:
+    """Store a link for `ttl` seconds; returns its token (shown once, never stored)."""
+    token = secrets.token_urlsafe(32)
+    r.set(keys.connect_link(digest(token)), json.dumps(asdict(link)), ex=ttl, nx=True)
+    return token
+
+
+def peek(r: redis.Redis, token: str) -> Link | None:
+    """The link, if unused and unexpired (for showing the page; does not consume it)."""
+    return _link(r.get(keys.connect_link(digest(token)))) if well_formed(token) else None
+
+
+def consume(r: redis.Redis, token: str) -> Link | None:
+    """Use the link up atomically; None when it is unknown, used or expired."""
+    return _link(r.getdel(keys.connect_link(digest(token)))) if well_formed(token) else None
+
+
+def _link(raw: bytes | None) -> Link | None:
+    if raw is None:
+        return None
+    link = Link(**json.loads(raw))
+    return link if link.expires_at > time.time() else None
+
+
+def pkce_aad(state_hash: str) -> bytes:
+    return f"pkce|{state_hash}".encode()
+
+
+def start_consent(r: redis.Redis, keyring: Keyring, link: Link, nonce: str) -> tuple[str, str]:
+    """Create the OAuth state for a consumed link; returns `(state, code_verifier)`."""
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-], within RFC 7636's 43-128
+    state_hash = digest(state)
+    sealed = keyring.seal(verifier.encode(), pkce_aad(state_hash))
+    record = {
+        "link": asdict(link),
+        "verifier": base64.b64encode(sealed).decode(),
+        "nonce_hash": digest(nonce),
+    }
+    r.set(keys.oauth_state(state_hash), json.dumps(record), ex=LINK_TTL, nx=True)
+    return state, verifier
+
+
+def finish_consent(r: redis.Redis, keyring: Keyring, state: str) -> Consent | None:
+    """Take the consent of `state` atomically; None when unknown, already used or expired.
+
+    Raises:
+        service.crypto.DecryptError: the stored verifier was tampered with.
+    """
+    if not well_formed(state):
+        return None
+    state_hash = digest(state)
+    raw = r.getdel(keys.oauth_state(state_hash))
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    verifier, _stale = keyring.open(base64.b64decode(record["verifier"]), pkce_aad(state_hash))
+    return Consent(Link(**record["link"]), verifier.decode(), record["nonce_hash"])
+
+
+def browser_matches(consent: Consent, nonce: str | None) -> bool:
+    """Whether the browser at the callback carries the cookie nonce of the one that started the consent."""
+    return nonce is not None and hmac.compare_digest(digest(nonce), consent.nonce_hash)

@@ -1,0 +1,72 @@
+"""Queueing a signed result for a site (`account.needs_relink`, later the booking results).
+
+The job is `workers.deliver.deliver_result`; it retries with exponential backoff for more than 24
+hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+
+from service import vault_keys
+from service.storage.queues import DELIVER
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "workers.deliver.deliver_result"
+"""The job that POSTs a result to the site's callback URL."""
+
+RETRY_INTERVALS = (30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800)
+"""Seconds between delivery attempts: 30 s doubling-ish up to 8 h; about 31.8 h in all."""
+
+FAILURE_TTL = 7 * 24 * 3600
+"""How long a delivery that gave up is kept for inspection."""
+
+
+def result_aad(site_id: str, message_id: str) -> bytes:
+    """Associated data of a queued result's sealed `data`."""
+    return f"result|{site_id}|{message_id}".encode()
+
+
+def enqueue_result(
+    connection: redis.Redis,
+    site_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    pipeline: redis.client.Pipeline | None = None,
+) -> str:
+    """Queue the delivery of one result to the site.
+
+    Args:
+        connection: Redis.
+        site_id: the site to tell.
+        event_type: e.g. `account.needs_relink`, `booking.synced`.
+        data: the event's `data` object. It is sealed with the vault keys inside the job (a booking
+            result carries the join link), so nothing of it is in Redis or in RQ's logs in the clear.
+        pipeline: queue the job as part of this (transactional) pipeline instead of at once.
+
+    Returns:
+        The message id, the `webhook-id` of every delivery attempt of this result.
+    """
+    message_id = f"msg_{uuid.uuid4().hex}"
+    sealed = vault_keys.get().seal_json(data, result_aad(site_id, message_id))
+    Queue(DELIVER, connection=connection).enqueue(
+        DELIVER_JOB,
+        site_id,
+        message_id,
+        event_type,
+        sealed,
+        pipeline=pipeline,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+        failure_ttl=FAILURE_TTL,
+        result_ttl=3600,
+        description=f"deliver {event_type} {message_id}",
+    )
+    log.info("result %s %s queued for site %s", event_type, message_id, site_id)
+    return message_id

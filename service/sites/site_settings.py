@@ -1,0 +1,32 @@
+"""Per-site settings that shape syncing and cleanup, stored in the site's record with defaults."""
+
+from __future__ import annotations
+
+import redis
+
+from service.storage import keys
+
+#: Every setting and its default.
+DEFAULTS: dict[str, int | bool] = {
+    "grace_minutes": 60,  # Zoom meetings are deleted this long after their end
+    "retention_days": 30,  # booking metadata is purged this long after the end
+    "send_invites": True,  # Google e-mails the customer the invitation and its updates
+    "waiting_room": True,  # Zoom meeting setting
+    "join_before_host": False,  # Zoom meeting setting
+}
+
+
+def _parse(name: str, raw: bytes | None) -> int | bool:
+    default = DEFAULTS[name]
+    if raw is None:
+        return default
+    if isinstance(default, bool):
+        return raw == b"1"
+    return int(raw)
+
+
+def load(r: redis.Redis, site_id: str) -> dict[str, int | bool]:
+    """The site's settings, defaults filled in."""
+    names = list(DEFAULTS)
+    values = r.hmget(keys.site(site_id), [f"set_{name}" for name in names])
+    return {name: _parse(name, raw) for name, raw in zip(names, values, strict=True)}

@@ -1,0 +1,107 @@
+"""Every Redis key MeetBridge writes, in one place. Everything that belongs to a site lives under
+`mb:s:{site_id}:` (besides the site record itself), so erasing a site is one prefix."""
+
+from __future__ import annotations
+
+#: Set of all site ids.
+SITES = "mb:sites"
+
+
+def site(site_id: str) -> str:
+    """Hash: the site's record (name, origin, callback URL, sealed signing secrets, version, settings)."""
+    return f"mb:site:{site_id}"
+
+
+def site_prefix(site_id: str) -> str:
+    """Prefix of every other key of the site."""
+    return f"mb:s:{site_id}:"
+
+
+def idempotency(site_id: str, webhook_id: str) -> str:
+    """String: the answer given to an event id, kept at least 72 hours."""
+    return f"mb:s:{site_id}:idem:{webhook_id}"
+
+
+def booking(site_id: str, booking_id: str) -> str:
+    """Hash: a booking's metadata (revision, state, timestamps, provider ids)."""
+    return f"mb:s:{site_id}:bk:{booking_id}"
+
+
+def account(site_id: str, provider: str, staff_id: str) -> str:
+    """Hash: a linked account (status, scopes, sealed token, provider user id, timestamps).
+
+    Written by service.accounts.vault."""
+    return f"mb:s:{site_id}:acct:{provider}:{staff_id}"
+
+
+def accounts(site_id: str) -> str:
+    """Set: `{provider}:{staff_id}` of every account linked for the site."""
+    return f"mb:s:{site_id}:accts"
+
+
+def account_lock(site_id: str, provider: str, staff_id: str) -> str:
+    """String: the per-account lock held while a token is refreshed or revoked (service.accounts.tokens)."""
+    return f"mb:s:{site_id}:acctlock:{provider}:{staff_id}"
+
+
+def zoom_user(zoom_user_id: str) -> str:
+    """Set: the account keys linked to one Zoom user id. Global, not under a site's prefix, because
+    Zoom's `app_deauthorized` webhook names only the user; members may outlive an erased site, so
+    readers check that each member still exists."""
+    return f"mb:zu:{zoom_user_id}"
+
+
+def connect_link(token_hash: str) -> str:
+    """String (JSON, at most 10 minutes): an unused connect link, by SHA-256 of its token. Global
+    because the browser's URL carries only the token; it expires on its own."""
+    return f"mb:connect:{token_hash}"
+
+
+def oauth_state(state_hash: str) -> str:
+    """String (JSON, at most 10 minutes): a started consent, by SHA-256 of its OAuth `state`."""
+    return f"mb:oauth:{state_hash}"
+
+
+def request_seen(site_id: str, webhook_id: str) -> str:
+    """String: a signed request id already used (connect links), kept past the 5-minute tolerance."""
+    return f"mb:s:{site_id}:seen:{webhook_id}"
+
+
+def booking_lock(site_id: str, booking_id: str) -> str:
+    """String: held while one sync job works on the booking (one job at a time per booking)."""
+    return f"mb:s:{site_id}:bklock:{booking_id}"
+
+
+def availability(site_id: str, window_digest: str) -> str:
+    """String (sealed, EX at most 60 s): a staff member's busy periods in one window, by a digest of
+    (staff id, from, to); service.availability.availability_api."""
+    return f"mb:s:{site_id}:fb:{window_digest}"
+
+
+def availability_hold(site_id: str, staff_id: str) -> str:
+    """String (EX = Google's Retry-After, at most 60 s): Google asked to slow down for this staff member's
+    account; availability answers 503 without asking Google until it expires."""
+    return f"mb:s:{site_id}:fbhold:{staff_id}"
+
+
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's cleanup is due (end plus the
+#: site's grace period): its Zoom meeting is deleted, its join link dropped, and its record set to
+#: expire at end plus the site's retention window (workers/cleanup.py). Members are removed once done.
+MEETINGS_DUE = "mb:idx:meetings"
+
+#: Sorted set of `{site_id}|{booking_id}` scored by when the booking's metadata must be purged. Only
+#: read now (records written before the cleanup used key expiry); cleanup drains what is left.
+RETENTION_DUE = "mb:idx:retention"
+
+#: Hash: Zoom meeting id -> `{site_id}|{booking_id}`, for Zoom's `meeting.ended` webhook. Holds live
+#: meetings only: the entry goes when the meeting is deleted.
+ZOOM_MEETINGS = "mb:idx:zoom"
+
+#: Sorted set of `{site_id}|{provider}|{staff_id}` scored by when the account's health is next checked.
+ACCOUNTS_DUE = "mb:idx:acctcheck"
+
+#: String: the cleanup run's lock (a lease renewed while the run works).
+CLEANUP_LOCK = "mb:lock:cleanup"
+
+#: String (expires after a day): the daily sweep that adds new accounts to `ACCOUNTS_DUE` ran.
+ACCOUNTS_SWEPT = "mb:cleanup:acctsweep"
