@@ -1,14 +1,16 @@
 """Validation of the booking event body that WordPress sites POST to `/v1/sites/{site_id}/events`.
 
-The shape is DESIGN section 3. `EVENT_SCHEMA` (JSON Schema, Draft 2020-12) states it for the OpenAPI
-document; `validate_event()` applies it and then the checks JSON Schema cannot express, and returns an
-`Event` or raises `SchemaError(field, message)` naming the first offending field as a dotted path
-(`booking.start`; `(root)` when the body is not an object).
+The shape is DESIGN section 3. It is stated as JSON Schema (Draft 2020-12) in one file,
+`booking_event.schema.json` next to this module, loaded here as `EVENT_SCHEMA`; the OpenAPI document
+(service/openapi/openapi.yaml) refers to the same file. `validate_event()` applies it and then the checks
+JSON Schema cannot express, and returns an `Event` or raises `SchemaError(field, message)` naming the
+first offending field as a dotted path (`booking.start`; `(root)` when the body is not an object).
 
 Rules and limits:
 
 - Every object is closed (`additionalProperties: false`), so a misspelt or unknown field is rejected
-  rather than silently ignored. New optional fields are added here, and to the OpenAPI document, first.
+  rather than silently ignored. New optional fields are added to the schema file first (the OpenAPI
+  document embeds it).
 - `type` is `booking.created`, `booking.updated` or `booking.cancelled`.
 - `booking.id` and `booking.staff.id`: 1-64 characters of `A-Z a-z 0-9 . _ : -`.
 - `booking.revision`: an integer from 1 to 2**53.
@@ -36,6 +38,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import fastjsonschema
@@ -56,7 +59,8 @@ ROOT = "(root)"
 
 # Patterns are valid both as ECMA-262 (for OpenAPI readers) and as Python `re` (what jsonschema runs,
 # with `re.search`). `$(?!\n)` is end of input in both: Python's bare `$` also matches before a trailing
-# newline. `[0-9]` rather than `\d`, which in Python matches any Unicode digit.
+# newline. `[0-9]` rather than `\d`, which in Python matches any Unicode digit. The schema file and
+# openapi.yaml spell them out; tests/test_openapi_document.py checks they still equal these.
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$(?!\n)"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$(?!\n)"  # no nested ambiguity: linear on hostile input
 TIME_PATTERN = (
@@ -64,58 +68,11 @@ TIME_PATTERN = (
 )
 TIMEZONE_PATTERN = r"^[A-Za-z0-9_+/-]+$(?!\n)"
 
-_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": ID_PATTERN}
-_EMAIL = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN, "format": "email"}
-_NAME = {"type": "string", "maxLength": 200}
-_TIME = {"type": "string", "maxLength": 40, "pattern": TIME_PATTERN, "format": "date-time"}
+SCHEMA_FILE = Path(__file__).with_name("booking_event.schema.json")
+"""The event body as JSON Schema (Draft 2020-12); service/openapi/openapi.yaml refers to it too."""
 
-EVENT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "urn:meetbridge:booking-event",
-    "title": "Booking event",
-    "type": "object",
-    "required": ["type", "booking"],
-    "additionalProperties": False,
-    "properties": {
-        "type": {"enum": list(EVENT_TYPES)},
-        "booking": {
-            "type": "object",
-            "required": ["id", "revision", "staff"],
-            "additionalProperties": False,
-            "properties": {
-                "id": _ID,
-                "revision": {"type": "integer", "minimum": 1, "maximum": 2**53},
-                "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                "start": _TIME,
-                "end": _TIME,
-                "timezone": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TIMEZONE_PATTERN},
-                "staff": {
-                    "type": "object",
-                    "required": ["id"],
-                    "additionalProperties": False,
-                    "properties": {"id": _ID, "email": _EMAIL, "name": _NAME},
-                },
-                "customer": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"email": _EMAIL, "name": _NAME},
-                },
-                "video": {"enum": ["zoom", "none"]},
-                "location": {"type": ["string", "null"], "maxLength": 500},
-            },
-        },
-    },
-    "if": {"required": ["type"], "properties": {"type": {"enum": ["booking.created", "booking.updated"]}}},
-    "then": {
-        "properties": {
-            "booking": {
-                "required": ["title", "start", "end", "timezone", "staff", "customer", "video"],
-                "properties": {"staff": {"required": ["email"]}, "customer": {"required": ["email"]}},
-            }
-        }
-    },
-}
-"""The event body as JSON Schema (Draft 2020-12), for validation and for the OpenAPI document."""
+EVENT_SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+"""`SCHEMA_FILE` loaded: what both validators below apply, and what the OpenAPI document embeds."""
 
 Draft202012Validator.check_schema(EVENT_SCHEMA)
 _VALIDATOR = Draft202012Validator(EVENT_SCHEMA)
