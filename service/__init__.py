@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from service.accounts import accounts_api
     from service.availability import availability_api
     from service.bookings import events, status_api
-    from service.cli import sites_cli, vault_cli
+    from service.cli import ledger_cli, sites_cli, vault_cli
     from service.http import ops
     from service.linking import connect, connect_api, oauth_callback
     from service.privacy import privacy_api, zoom_webhooks
@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     paths.add("GET", availability_api.ROUTE, availability_api.fast_availability)
     app.cli.add_command(sites_cli.sites_group)
     app.cli.add_command(vault_cli.vault_group)
+    app.cli.add_command(ledger_cli.ledger_command)
     commands.init_app(app)  # worker, cron, cleanup, failed-jobs
     return app
 

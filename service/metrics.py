@@ -1,4 +1,4 @@
-"""Prometheus metrics: request counts and latencies, and the depth of each work queue.
+"""Prometheus metrics: request counts and latencies, the depth of each work queue, and the ledger.
 
 Under gunicorn, `PROMETHEUS_MULTIPROC_DIR` (set by gunicorn.conf.py) makes every worker write its
 samples to files that `/metrics` merges; without it (tests, the Flask dev server) the default
@@ -12,6 +12,7 @@ import os
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from service.storage import ledger
 from service.storage.queues import HEARTBEAT_KEY
 
 REQUESTS = Counter(
@@ -51,6 +52,30 @@ class OpsCollector:
             )
             beat.add_metric([], float(raw) if raw else 0.0)
             yield beat
+            yield from _ledger(self._connection)
+
+
+def _ledger(connection):
+    """The work owed (service.storage.ledger): how much, and how long the oldest is past its lease."""
+    size = GaugeMetricFamily(
+        "meetbridge_ledger_owed", "Work owed, not yet settled or delivered", labels=["kind"]
+    )
+    overdue = GaugeMetricFamily(
+        "meetbridge_ledger_past_lease",
+        "Owed work past its lease (the reconciler puts it back)",
+        labels=["kind"],
+    )
+    oldest = GaugeMetricFamily(
+        "meetbridge_ledger_oldest_past_lease_seconds",
+        "How long the most overdue owed item has been past its lease",
+        labels=["kind"],
+    )
+    for kind in ledger.KINDS:
+        summary = ledger.summary(connection, kind)
+        size.add_metric([kind], summary.size)
+        overdue.add_metric([kind], summary.overdue)
+        oldest.add_metric([kind], summary.oldest_due_seconds)
+    yield from (size, overdue, oldest)
 
 
 def render(queues, connection) -> bytes:

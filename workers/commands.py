@@ -1,7 +1,8 @@
 """Worker-side commands under the Flask CLI, so they share the app's settings and logging:
 
 - `flask --app service worker`: an RQ worker (with RQ's scheduler for retries) on every queue;
-- `flask --app service cron`: RQ's cron scheduler (`rq cron`) running `workers/schedule.py`;
+- `flask --app service cron`: RQ's cron scheduler (`rq cron`) running `workers/schedule.py`, and the
+  reconciler (workers/reconcile.py) every few seconds beside it;
 - `flask --app service cleanup --once`: one cleanup pass, for operators who schedule it with system cron.
 """
 
@@ -11,8 +12,10 @@ import gc
 import json
 import logging
 import os
+import threading
 
 import click
+import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq.cron import CronScheduler
@@ -21,7 +24,7 @@ from rq.worker_pool import WorkerPool
 
 from service.providers import clients
 from service.storage import queues, redis_client
-from workers import cleanup
+from workers import cleanup, reconcile
 from workers.worker import MeetBridgeWorker
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ def worker_command(burst: bool, processes: int) -> None:
     # collector's way.
     clients.zoom()
     clients.calendar()
+    _reconcile_once(connection)  # what a killed worker group left owed runs again now
     gc.freeze()
     log.info("%d worker process(es) listening on %s", processes, ", ".join(queues.ALL))
     if processes == 1:
@@ -64,10 +68,22 @@ def cron_command() -> None:
     """Run RQ's cron scheduler with MeetBridge's schedule (workers/schedule.py)."""
     scheduler = CronScheduler(connection=redis_client.get(), logging_level=current_app.config["LOG_LEVEL"])
     scheduler.load_config_from_file("workers.schedule")
+    stop = threading.Event()
+    app = current_app._get_current_object()
+    threading.Thread(target=reconcile.loop, args=(app,), kwargs={"stop": stop}, daemon=True).start()
     try:
         scheduler.start()
     except KeyboardInterrupt:
         log.info("cron scheduler stopped")
+    finally:
+        stop.set()
+
+
+def _reconcile_once(connection) -> None:
+    try:
+        reconcile.run(connection)
+    except redis.exceptions.RedisError as exc:
+        log.warning("reconcile at worker start failed: %s", type(exc).__name__)
 
 
 @click.command("failed-jobs")

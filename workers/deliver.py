@@ -18,7 +18,7 @@ from rq import get_current_job
 
 from service import vault_keys
 from service.sites import registry, results, webhooks
-from service.storage import redis_client
+from service.storage import ledger, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,11 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
     Raises:
         DeliveryFailed: a non-2xx answer, a redirect or a network error.
     """
-    site = registry.load(redis_client.get(current_app), vault_keys.get(current_app), site_id)
+    r = redis_client.get(current_app)
+    site = registry.load(r, vault_keys.get(current_app), site_id)
     if site is None:
         log.warning("result %s not delivered: site %s no longer exists", message_id, site_id)
+        r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
         return 0
     data, _stale = vault_keys.get(current_app).open_json(sealed, results.result_aad(site_id, message_id))
     body = json.dumps(
@@ -61,6 +63,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
         log.warning("result %s to site %s: HTTP %s", message_id, site_id, answer.status_code)
         raise DeliveryFailed(f"the site answered HTTP {answer.status_code}")
     log.info("result %s %s delivered to site %s", event_type, message_id, site_id)
+    r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
     return answer.status_code
 
 

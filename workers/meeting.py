@@ -132,6 +132,7 @@ class Work:
             zoom_id = str(found["id"]) if found else None
         if zoom_id:
             self._delete_meeting(zoom_id)
+        faults.crash_point("between_cancel_deletes")
         self._delete_event()
         end = self.record.get(b"end")
         return Outcome(

@@ -26,9 +26,9 @@ from service.bookings.records import event_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected, TokenBusy
 from service.providers import clients
 from service.sites import results, site_settings
-from service.storage import keys, redis_client
+from service.storage import keys, ledger, redis_client
 from service.storage.queues import SYNC
-from workers import meeting
+from workers import faults, leases, meeting
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +45,45 @@ def job_timeout() -> int:
 def sync_booking(
     site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int = 0
 ) -> str:
-    """Apply one booking event. Returns what happened (`synced`, `failed`, `cancelled`, `superseded`, …)."""
+    """Apply one booking event. Returns what happened (`synced`, `failed`, `cancelled`, `superseded`, …).
+
+    A Redis error anywhere ends this attempt, not the worker: the booking stays owed in the ledger and
+    the reconciler puts its job back once the lease lapses.
+    """
+    try:
+        return _sync(site_id, booking_id, revision, event_type, sealed, attempt)
+    except redis.exceptions.RedisError as exc:
+        log.warning(
+            "booking %s/%s rev %s: Redis failed (%s); left for the reconciler",
+            site_id, booking_id, revision, type(exc).__name__,
+        )  # fmt: skip
+        return "interrupted"
+
+
+def _sync(site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int) -> str:
     r = redis_client.get()
-    lock = r.lock(
-        keys.booking_lock(site_id, booking_id), timeout=job_timeout() + 15, blocking_timeout=job_timeout() / 2
-    )
+    lock = leases.booking_lock(r, keys.booking_lock(site_id, booking_id), wait=job_timeout() / 2)
     if not lock.acquire():
         _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, "another sync is running", 5)
         return "busy"
     try:
-        return _sync_locked(r, site_id, booking_id, revision, event_type, sealed, attempt)
+        with leases.renewed(lock, site_id, booking_id):
+            return _sync_locked(r, site_id, booking_id, revision, event_type, sealed, attempt)
     finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("booking lock of %s/%s had expired", site_id, booking_id)
+        _release(lock, site_id, booking_id)
+
+
+def _release(lock, site_id: str, booking_id: str) -> None:
+    """Release the booking lock; if Redis fails here, the lock lapses on its own within seconds."""
+    try:
+        faults.redis_error_point("release_booking_lock")
+        lock.release()
+    except redis.exceptions.LockError:
+        log.warning("booking lock of %s/%s had expired", site_id, booking_id)
+    except redis.exceptions.RedisError as exc:
+        log.warning(
+            "booking lock of %s/%s not released (%s); it lapses", site_id, booking_id, type(exc).__name__
+        )
 
 
 def _sync_locked(
@@ -69,9 +93,13 @@ def _sync_locked(
     record = r.hgetall(key)
     if not record or not r.exists(keys.site(site_id)):
         log.info("booking %s/%s rev %s: erased, nothing to do", site_id, booking_id, revision)
+        r.zrem(ledger.BOOKINGS, ledger.member(site_id, booking_id))
         return "erased"
-    if revision < int(record.get(b"rev", 0)) or revision <= int(record.get(b"applied", 0)):
+    newest, applied = int(record.get(b"rev", 0)), int(record.get(b"applied", 0))
+    if revision < newest or revision <= applied:
         log.info("booking %s/%s rev %s: superseded or already applied", site_id, booking_id, revision)
+        if applied >= newest:
+            r.zrem(ledger.BOOKINGS, ledger.member(site_id, booking_id))
         return "superseded"
     plain, _stale = vault_keys.get().open(sealed, event_aad(site_id, booking_id, revision))
     booking = json.loads(plain)
@@ -105,14 +133,23 @@ def _postpone(
         )
         return
     delay = max(1.0, delay)
-    r.hset(keys.booking(site_id, booking_id), mapping={"error": f"retrying in {delay:.0f}s: {reason}"[:500]})
-    Queue(SYNC, connection=r).enqueue_in(
-        timedelta(seconds=delay),
-        "workers.sync.sync_booking",
-        args=(site_id, booking_id, revision, event_type, sealed, attempt + 1),
-        description=f"sync {event_type} (attempt {attempt + 2})",
-        **intake.sync_job_options(job_timeout(), enqueue_in=True),
-    )
+    key = keys.booking(site_id, booking_id)
+    with r.pipeline(transaction=True) as pipe:
+        pipe.watch(key)
+        if not pipe.exists(key) or int(pipe.hget(key, "rev") or 0) != revision:
+            return  # erased, or a newer revision's job owns the booking now
+        pipe.multi()
+        job = Queue(SYNC, connection=r).enqueue_in(
+            timedelta(seconds=delay),
+            "workers.sync.sync_booking",
+            args=(site_id, booking_id, revision, event_type, sealed, attempt + 1),
+            description=f"sync {event_type} (attempt {attempt + 2})",
+            pipeline=pipe,
+            **intake.sync_job_options(job_timeout(), enqueue_in=True),
+        )
+        pipe.hset(key, mapping={"error": f"retrying in {delay:.0f}s: {reason}"[:500], "job": job.id})
+        ledger.owe(pipe, "bookings", site_id, booking_id, at=time.time() + delay)
+        pipe.execute()
     log.info("booking %s/%s rev %s postponed %.0fs: %s", site_id, booking_id, revision, delay, reason)
 
 
@@ -123,8 +160,12 @@ def settle(
     revision: int,
     outcome: meeting.Outcome,
     settings: dict | None = None,
+    *,
+    final: bool = False,
 ) -> None:
-    """Write the outcome, the cleanup indices and the site's result in one transaction."""
+    """Write the outcome, the cleanup indices and the site's result in one transaction; settling the
+    newest revision takes the booking off the ledger. `final`: a failure decided outside the job (RQ's
+    failure callback), ignored when an attempt already settled this revision."""
     settings = settings or site_settings.load(r, site_id)
     key = keys.booking(site_id, booking_id)
     member = f"{site_id}|{booking_id}"
@@ -137,11 +178,16 @@ def settle(
                     return  # erased meanwhile
                 newest = int(pipe.hget(key, "rev") or 0)
                 recorded_end = pipe.hget(key, "end")
+                if final and int(pipe.hget(key, "applied") or 0) >= revision:
+                    return  # a crashed attempt's late failure: another attempt settled this revision
                 fields = {"applied": revision, "updated": int(time.time()), "error": outcome.error or ""}
                 if revision >= newest:
                     fields["state"] = outcome.state
                 fields.update(outcome.metadata(keyring, site_id, booking_id))
                 pipe.multi()
+                if revision >= newest:
+                    ledger.settle(pipe, "bookings", site_id, booking_id)
+                    pipe.hdel(key, "heals")
                 pipe.hset(key, mapping=fields)
                 if outcome.cleared:
                     pipe.hdel(key, *outcome.cleared)
@@ -189,4 +235,4 @@ def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:
         job.id,
         exc_type.__name__,
     )
-    settle(connection, site_id, booking_id, revision, meeting.Outcome.failure(reason))
+    settle(connection, site_id, booking_id, revision, meeting.Outcome.failure(reason), final=True)

@@ -2,8 +2,13 @@
 provider clients and their connections live as long as the process, and a pool of these processes
 gives the concurrency that slow provider calls need.
 
-A job whose worker died is found by another worker's maintenance once its heartbeat lapses, and is
-retried (its `Retry`); `ABANDONED_GRACE` shortens RQ's fixed minute of grace after the job timeout.
+A job whose worker died is put back by the reconciler (workers/reconcile.py) once the booking's lock
+lapses; RQ's own maintenance may also retry it later (its `Retry`), which the sync job's checks make
+harmless. `ABANDONED_GRACE` shortens RQ's fixed minute of grace after the job timeout.
+
+A process forked from a worker (RQ's scheduler) must not keep the worker's Redis sockets open: if the
+worker is then killed while it waits in `BLPOP`, Redis would still see that connection waiting and
+hand it the next job, which nobody would ever read. The child closes its copies right after the fork.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class MeetBridgeWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
+        pool = self.connection.connection_pool
+        os.register_at_fork(after_in_child=lambda: close_inherited_sockets(pool))
 
     @property
     def dequeue_timeout(self) -> int:
@@ -46,3 +53,18 @@ class MeetBridgeWorker(SimpleWorker):
         if job.timeout == -1:
             return DEFAULT_WORKER_TTL
         return int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE
+
+
+def close_inherited_sockets(pool) -> None:
+    """In a forked child: close the child's copies of the parent's Redis sockets (never shut them
+    down: the parent's connections stay usable). redis-py's own fork check only forgets them."""
+    if getattr(pool, "pid", None) == os.getpid():
+        return
+    for name in ("_available_connections", "_in_use_connections"):
+        for connection in list(getattr(pool, name, ()) or ()):
+            sock = getattr(connection, "_sock", None)
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass

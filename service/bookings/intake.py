@@ -4,7 +4,9 @@ RQ's own enqueue costs several round trips, and doing `SET NX` before it leaves 
 id is remembered but its job was never written. Here the job is built by RQ (so workers read it as
 any RQ job), its commands are recorded on an unexecuted pipeline and written into the Lua script,
 which runs them only if the site is unchanged, the `webhook-id` is new and the revision is newer
-than the last accepted one. A script runs atomically and reaches the append-only file as one unit:
+than the last accepted one. The same script records the booking as owed in the ledger
+(service.storage.ledger) and names its job in the booking's record, so a job that vanishes is found
+and put back by the reconciler. A script runs atomically and reaches the append-only file as one unit:
 either everything is in Redis or nothing is.
 """
 
@@ -19,7 +21,7 @@ import redis
 from rq import Callback, Queue, Retry
 from rq.utils import now, utcformat
 
-from service.storage import keys
+from service.storage import keys, ledger
 from service.storage.group_commit import GroupCommit
 
 #: How long a `webhook-id` is remembered (the contract says at least 72 hours).
@@ -58,14 +60,16 @@ if tonumber(ARGV[3]) <= newest then
   return {'stale_revision', ARGV[5]}
 end
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
-redis.call('HSET', KEYS[3], 'rev', ARGV[3], 'state', 'pending', 'event', ARGV[7], 'updated', ARGV[6])
+redis.call('HSET', KEYS[3], 'rev', ARGV[3], 'state', 'pending', 'event', ARGV[7], 'updated', ARGV[6],
+  'job', ARGV[10])
 redis.call('HSETNX', KEYS[3], 'created', ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[9], ARGV[8])
 """
 _SCRIPT_TAIL = """
 return {'accepted', ARGV[4]}
 """
-#: ARGV of the script before the job's own values (see `Intake.accept`).
-_HEAD_ARGS = 7
+#: ARGV of the script before the job's own values (see `Intake.accept`); the job id comes first.
+_HEAD_ARGS = 9
 
 
 _IGNORED_REASON = "an event with this or a newer revision was already accepted"
@@ -118,7 +122,8 @@ class Intake:
         job_values = self.template.values(
             (site_id, booking_id, revision, event_type, sealed), description=f"sync {event_type}"
         )
-        now = f"{time.time():.3f}"
+        moment = time.time()
+        now = f"{moment:.3f}"
         args = [
             site_version,
             IDEMPOTENCY_SECONDS,
@@ -127,12 +132,15 @@ class Intake:
             ignored,
             now,
             event_type,
+            ledger.member(site_id, booking_id),
+            f"{moment + ledger.LEASE:.3f}",
             *job_values,
         ]
         event_keys = (
             keys.site(site_id),
             keys.idempotency(site_id, webhook_id),
             keys.booking(site_id, booking_id),
+            ledger.BOOKINGS,
         )
         result = self._commit.run(event_keys, args)
         status = result[0].decode()

@@ -45,7 +45,7 @@ from service.exceptions import (
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.sites import registry, results
-from service.storage import keys, queues
+from service.storage import keys, ledger, queues
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def forget_booking(r: redis.Redis, site_id: str, booking_id: str, record: dict[b
         pipe.delete(keys.booking(site_id, booking_id))
         pipe.zrem(keys.MEETINGS_DUE, member)
         pipe.zrem(keys.RETENTION_DUE, member)
+        ledger.settle(pipe, "bookings", site_id, booking_id)
         zoom_id = record.get(b"zoom_id")
         if zoom_id:
             pipe.hdel(keys.ZOOM_MEETINGS, zoom_id)
@@ -222,6 +223,7 @@ def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
     report["accounts"] = len(members)
     report["accounts_revoked_at_provider"] = revoked
     report["other_keys_deleted"] = registry.delete(r, site_id)
+    ledger.forget_site(r, site_id)
     report["deleted_keys"] = deleted_keys + report["bookings"] + len(members) + report["other_keys_deleted"]
     log.info("site %s erased: %s", site_id, report)
     return report

@@ -1,7 +1,9 @@
 """Queueing a signed result for a site (`account.needs_relink`, later the booking results).
 
 The job is `workers.deliver.deliver_result`; it retries with exponential backoff for more than 24
-hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link.
+hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link. The
+result is owed in the ledger (service.storage.ledger) until it is delivered, so a delivery job that
+vanishes is put back by the reconciler.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import redis
 from rq import Queue, Retry
 
 from service import vault_keys
+from service.storage import ledger
 from service.storage.queues import DELIVER
 
 log = logging.getLogger(__name__)
@@ -56,17 +59,22 @@ def enqueue_result(
     """
     message_id = f"msg_{uuid.uuid4().hex}"
     sealed = vault_keys.get().seal_json(data, result_aad(site_id, message_id))
+    pipe = pipeline if pipeline is not None else connection.pipeline(transaction=True)
     Queue(DELIVER, connection=connection).enqueue(
         DELIVER_JOB,
         site_id,
         message_id,
         event_type,
         sealed,
-        pipeline=pipeline,
+        job_id=message_id,  # the reconciler finds the job of an owed result by its id
+        pipeline=pipe,
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         failure_ttl=FAILURE_TTL,
         result_ttl=3600,
         description=f"deliver {event_type} {message_id}",
     )
+    ledger.owe(pipe, "results", site_id, message_id)
+    if pipeline is None:
+        pipe.execute()
     log.info("result %s %s queued for site %s", event_type, message_id, site_id)
     return message_id
