@@ -25,29 +25,29 @@ Errors: not linked 404 `not_linked` (an unknown site is 404 `unknown_site`); `ne
 `needs_relink`; a grant without a busy-times scope 409 `missing_scope`; Google's rate limits 503
 `rate_limited` with Google's `Retry-After` (and a hold of that long during which Google is not asked
 again); Google 5xx or unreachable 503 `provider_unavailable`; a 401 from Google refreshes the token
-once (service.accounts.tokens, waiting at most `LOCK_WAIT` for another process's refresh, else 503
-`token_busy`) and retries once. Nothing here sleeps.
+once (service.providers.clients, waiting at most `google_busy.LOCK_WAIT` for another process's refresh,
+else 503 `token_busy`) and retries once. Nothing here sleeps.
+
+This module answers: the route, the fast path, the cache and the error answers. The query is read in
+`query`, the busy periods come from `google_busy`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import math
-import re
-import threading
-import time
-from dataclasses import dataclass
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 from service import vault_keys
-from service.accounts import tokens, vault
-from service.bookings import booking_schema
+from service.accounts import vault
+from service.availability import google_busy
+from service.availability.google_busy import PROVIDER
+from service.availability.query import BadRequest, Query, parse_query, rfc3339
 from service.crypto import DecryptError
 from service.exceptions import (
     AccountNotLinked,
@@ -58,31 +58,16 @@ from service.exceptions import (
     ProviderUnavailable,
     RateLimited,
     TokenBusy,
-    Unauthorized,
 )
 from service.http import fast_path
 from service.http.web import error_body
-from service.providers.google_calendar import GoogleCalendar, MissingScope
+from service.providers.google_calendar import MissingScope
 from service.sites import site_auth, webhooks
 from service.storage import keys, redis_client
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("availability", __name__)
-
-PROVIDER = "google"
-CALENDAR = "primary"
-MAX_WINDOW = dt.timedelta(days=90)
-"""Longest window, as Google's freebusy.query allows."""
-
-GOOGLE_TIMEOUT = 5.0
-"""Seconds one freebusy call may take before the answer is 503 (gunicorn kills a request at 30 s)."""
-
-LOCK_WAIT = 2.0
-"""Longest wait for another process's refresh of the same token before answering 503 `token_busy`."""
-
-RETRY_BUDGET = 8.0
-"""After a 401, retry with a refreshed token only if the request has taken less than this so far."""
 
 RATE_LIMIT_DEFAULT = 10
 """Seconds to hold off after a rate limit that named no `Retry-After`."""
@@ -93,117 +78,7 @@ MAX_HOLD = 60
 UNAVAILABLE_RETRY = 3
 """`Retry-After` (and hold) after a Google 5xx or an unreachable Google."""
 
-_PARAMS = ("staff_id", "from", "to")
-_STAFF_ID = re.compile(booking_schema.ID_PATTERN)
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+\- ]\d{2}:\d{2})$"
-)
-_EXTENSION = "meetbridge.availability"
-
-
-class BadRequest(Exception):
-    """A query parameter is missing or wrong (422 naming `field`)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Query:
-    staff_id: str
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def digest(self) -> str:
-        """Names the cache entry without naming the staff member or the window."""
-        text = f"{self.staff_id}|{rfc3339(self.start)}|{rfc3339(self.end)}"
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-class _Clients:
-    """One Google Calendar client per thread (httplib2 connections are not thread-safe), built lazily."""
-
-    def __init__(self, endpoint: str, timeout: float):
-        self._endpoint = endpoint
-        self._timeout = timeout
-        self._local = threading.local()
-
-    def get(self) -> GoogleCalendar:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = GoogleCalendar(self._endpoint, self._timeout)
-        return client
-
-
-def clients(app: Flask | None = None) -> _Clients:
-    """This app's Google Calendar clients (tests may replace `app.extensions[...]` with a double)."""
-    flask_app = app or current_app
-    found = flask_app.extensions.get(_EXTENSION)
-    if found is None:
-        endpoint = str(flask_app.config["GOOGLE_CALENDAR_API_ENDPOINT"])
-        found = flask_app.extensions[_EXTENSION] = _Clients(endpoint, GOOGLE_TIMEOUT)
-    return found
-
-
-# --- parsing ------------------------------------------------------------------------------------------
-
-
-def parse_instant(raw: str) -> dt.datetime | None:
-    """An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), as an aware datetime; None if it is not one.
-    A space in place of the offset's `+` (an unencoded `+` in a query) reads as `+`."""
-    match = _RFC3339.match(raw)
-    if not match:
-        return None
-    day, clock, fraction, offset = match.groups()
-    offset = "+00:00" if offset in ("Z", "z") else "+" + offset[1:] if offset[0] == " " else offset
-    micro = f".{(fraction or '')[:6].ljust(6, '0')}" if fraction else ""
-    try:
-        return dt.datetime.fromisoformat(f"{day}T{clock}{micro}{offset}")
-    except ValueError:  # month 13, 24:00, offset +25:00, ...
-        return None
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    """UTC, `Z`, with a fraction of a second only when there is one."""
-    utc = moment.astimezone(dt.UTC)
-    fraction = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
-
-def parse_query(args) -> Query:
-    """The query's three parameters, checked in the order `staff_id`, `from`, `to`.
-
-    Raises:
-        BadRequest: naming the first wrong field.
-    """
-    for name, values in args.lists():
-        if name not in _PARAMS:
-            raise BadRequest(name, f"unknown parameter {name!r}; expected staff_id, from and to")
-        if len(values) > 1:
-            raise BadRequest(name, f"{name} is given more than once")
-    staff_id = args.get("staff_id", "")
-    if not (0 < len(staff_id) <= 64 and _STAFF_ID.match(staff_id)):
-        raise BadRequest("staff_id", "staff_id is required: 1-64 letters, digits and . _ : -")
-    bounds = []
-    for name in ("from", "to"):
-        raw = args.get(name)
-        if not raw:
-            raise BadRequest(name, f"{name} is required (RFC 3339 with an offset, e.g. 2026-12-01T00:00:00Z)")
-        moment = parse_instant(raw)
-        if moment is None:
-            raise BadRequest(
-                name, f"{name} must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T00:00:00Z"
-            )
-        bounds.append(moment)
-    start, end = bounds
-    if end <= start:
-        raise BadRequest("to", "to must be after from")
-    if end - start > MAX_WINDOW:
-        raise BadRequest("to", "the window from..to is longer than 90 days")
-    return Query(staff_id, start, end)
+_EXTENSION = google_busy.EXTENSION  # the name tests/test_openapi.py puts its Google double under
 
 
 # --- the endpoint ---------------------------------------------------------------------------------------
@@ -323,7 +198,7 @@ def _open(keyring, sealed: bytes, cache_key: str, stamp: bytes | None) -> bytes 
 def _fetch_and_answer(site_id: str, query: Query, cache_key: str, stamp: bytes | None):
     staff_id = query.staff_id
     try:
-        busy = _fetch(site_id, query)
+        busy = google_busy.fetch(site_id, query)
     except AccountNotLinked:
         return error_body(404, "not_linked", "no Google account is linked for this staff member")
     except NeedsRelink:
@@ -360,41 +235,3 @@ def _fetch_and_answer(site_id: str, query: Query, cache_key: str, stamp: bytes |
 
 def _hold(site_id: str, staff_id: str, seconds: int) -> None:
     redis_client.get().set(keys.availability_hold(site_id, staff_id), b"1", ex=seconds)
-
-
-def _fetch(site_id: str, query: Query) -> list[dict[str, str]]:
-    """Busy periods from Google, with one refresh and retry after a 401 (raises the project's exceptions)."""
-    started = time.monotonic()
-    staff_id = query.staff_id
-    client = clients().get()
-    token = _access_token(tokens.session_for(site_id, PROVIDER, staff_id, lock_wait=LOCK_WAIT))
-    time_min, time_max = rfc3339(query.start), rfc3339(query.end)
-    try:
-        periods = client.freebusy(token, time_min, time_max, CALENDAR)
-    except Unauthorized:
-        if time.monotonic() - started > RETRY_BUDGET:
-            raise ProviderUnavailable("Google rejected the token and the request ran out of time") from None
-        log.info("availability %s/%s: Google answered 401; refreshing once", site_id, staff_id)
-        token = _access_token(
-            tokens.refresh_after_unauthorized(site_id, PROVIDER, staff_id, token, lock_wait=LOCK_WAIT)
-        )
-        try:
-            periods = client.freebusy(token, time_min, time_max, CALENDAR)
-        except Unauthorized:
-            raise ProviderUnavailable("Google rejected a freshly refreshed token") from None
-    return [_period(period) for period in periods]
-
-
-def _access_token(session) -> str:
-    try:
-        return session.token["access_token"]
-    finally:
-        session.close()
-
-
-def _period(period: dict[str, str]) -> dict[str, str]:
-    """Google's period in the answer's form (UTC, `Z`); Google already answers so for `timeZone: UTC`."""
-    start, end = parse_instant(period["start"]), parse_instant(period["end"])
-    if start is None or end is None:
-        raise ProviderRejected("Google Calendar answered a busy period that is not RFC 3339")
-    return {"start": rfc3339(start), "end": rfc3339(end)}

@@ -6,7 +6,8 @@ tiny bearer wrapper around one shared `httplib2.Http` (connections are reused be
 map to the project's exceptions: 401 `Unauthorized`; 403 `rateLimitExceeded`/`userRateLimitExceeded`
 and 429 `RateLimited`; 404/410 `Gone`; 409 `Conflict`; 5xx and transport errors
 `ProviderUnavailable`; 403 `insufficientPermissions` `MissingScope` (a `ProviderRejected`); any other 4xx
-`ProviderRejected`. `freebusy()` (issue 8) asks for busy periods only: no titles, no attendees.
+`ProviderRejected`. `freebusy()` asks for busy periods only: no titles, no attendees; `probe()` lists at
+most one event to prove a token works.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ class GoogleCalendar:
             calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
         )
         self._execute(request, token)
+
+    def probe(self, token: str, calendar_id: str = "primary") -> None:
+        """List at most one event of the calendar (events.list): a cheap proof that the token works."""
+        request = self._service.events().list(calendarId=calendar_id, maxResults=1)
+        self._execute(request, token, reconnect=True)
 
     def freebusy(
         self, token: str, time_min: str, time_max: str, calendar_id: str = "primary"

@@ -1,4 +1,5 @@
-"""A thin client for the Zoom Meetings API (v2): create, update, delete, list, through `requests`.
+"""A thin client for the Zoom Meetings API (v2): create, update, delete, list (and the token's user),
+through `requests`.
 
 One `requests.Session` per process keeps connections to Zoom open between jobs; the access token is
 passed per call. Answers are mapped to the project's exceptions so the sync logic reads like the
@@ -31,6 +32,11 @@ class ZoomMeetings:
         self.api_base = api_base.rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
+
+    def me(self, token: str) -> dict[str, Any]:
+        """The token's user (`GET /users/me`): a cheap proof that the token works. The answer names the
+        user: use it, never log or store it."""
+        return self._call("GET", "/users/me", token).json()
 
     def create(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create a meeting for the token's user (`POST /users/me/meetings`); returns the meeting."""

@@ -1,4 +1,4 @@
-"""Availability (issue 8) in-process: RFC 3339 parsing, the cache setting's bounds, and the cold path's
+"""Availability in-process: RFC 3339 parsing, the cache setting's bounds, and the cold path's
 rules with a Google double (one refresh after a 401, a rate-limit hold, errors never cached)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 
 from service import config, vault_keys
-from service.accounts import vault
-from service.availability import availability_api
+from service.accounts import tokens, vault
+from service.availability import availability_api, google_busy
+from service.availability.query import Query, parse_instant, rfc3339
 from service.exceptions import ProviderUnavailable, RateLimited, Unauthorized
 from service.sites import registry
 from service.storage import keys, redis_client
@@ -30,7 +31,7 @@ BUSY = [{"start": "2026-12-01T09:00:00Z", "end": "2026-12-01T09:30:00Z"}]
     ],
 )
 def test_rfc3339_instants_are_read_and_written_in_utc(raw, expected):
-    assert availability_api.rfc3339(availability_api.parse_instant(raw)) == expected
+    assert rfc3339(parse_instant(raw)) == expected
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_rfc3339_instants_are_read_and_written_in_utc(raw, expected):
      "2026-12-01T09:00:00+24:00", "20261201T090000Z", "2026-12-01T09:00Z", " 2026-12-01T09:00:00Z", "now"],
 )  # fmt: skip
 def test_anything_else_is_not_an_instant(raw):
-    assert availability_api.parse_instant(raw) is None
+    assert parse_instant(raw) is None
 
 
 def test_cache_seconds_default_and_bounds():
@@ -88,7 +89,7 @@ def site(app):
 
 def ask(app, site, google=None, query=f"staff_id=7&{WINDOW}"):
     if google is not None:
-        app.extensions[availability_api._EXTENSION] = google
+        app.extensions[google_busy.EXTENSION] = google
     path = f"/v1/sites/{site['site_id']}/availability?{query}"
     return app.test_client().get(path, headers=signing.request_headers(site["secret"], "GET", path))
 
@@ -103,12 +104,12 @@ def test_a_401_refreshes_once_and_retries_with_the_new_token(app, site, monkeypa
             vault.update_token(redis_client.get(), vault_keys.get(), site_id, provider, staff_id, new)
         return type("Session", (), {"token": {"access_token": "at-2"}, "close": lambda self: None})()
 
-    monkeypatch.setattr(availability_api.tokens, "refresh_after_unauthorized", refresh)
+    monkeypatch.setattr(tokens, "refresh_after_unauthorized", refresh)
     google = Google(Unauthorized("401"), BUSY)
     answer = ask(app, site, google)
     assert answer.status_code == 200 and answer.get_json()["busy"] == BUSY
     assert google.tokens == ["at-1", "at-2"]
-    assert refreshed == [("google", "7", "at-1", availability_api.LOCK_WAIT)]
+    assert refreshed == [("google", "7", "at-1", google_busy.LOCK_WAIT)]
     # The refresh changed the account, so the answer just stored is not trusted: Google is asked again.
     assert ask(app, site, Google(BUSY)).get_json()["cached"] is False
     assert ask(app, site, Google()).get_json()["cached"] is True
@@ -116,7 +117,7 @@ def test_a_401_refreshes_once_and_retries_with_the_new_token(app, site, monkeypa
 
 def test_a_second_401_is_a_503_not_a_loop(app, site, monkeypatch):
     session = type("Session", (), {"token": {"access_token": "at-2"}, "close": lambda self: None})()
-    monkeypatch.setattr(availability_api.tokens, "refresh_after_unauthorized", lambda *a, **k: session)
+    monkeypatch.setattr(tokens, "refresh_after_unauthorized", lambda *a, **k: session)
     answer = ask(app, site, Google(Unauthorized("401"), Unauthorized("401")))
     assert answer.status_code == 503 and answer.get_json()["error"] == "provider_unavailable"
     assert answer.headers["Retry-After"] == str(availability_api.UNAVAILABLE_RETRY)
@@ -162,9 +163,7 @@ def test_a_cached_answer_is_bound_to_its_key(app, site):
     )
     assert other.status_code == 503
     r.delete(keys.availability_hold(site["site_id"], "7"))
-    query = availability_api.Query(
-        "7", dt.datetime(2026, 12, 3, tzinfo=dt.UTC), dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
-    )
+    query = Query("7", dt.datetime(2026, 12, 3, tzinfo=dt.UTC), dt.datetime(2026, 12, 4, tzinfo=dt.UTC))
     r.set(keys.availability(site["site_id"], query.digest), r.get(key), ex=30)  # moved to another window
     moved = ask(app, site, Google([]), query="staff_id=7&from=2026-12-03T00:00:00Z&to=2026-12-04T00:00:00Z")
     assert moved.status_code == 200 and moved.get_json()["cached"] is False and moved.get_json()["busy"] == []
@@ -213,7 +212,7 @@ def test_the_route_answers_everything_but_a_current_cached_answer(app, site, rou
     elif case == "miss":
         for key in r.scan_iter(match=f"mb:s:{site['site_id']}:fb:*"):
             r.delete(key)
-        app.extensions[availability_api._EXTENSION] = Google(BUSY)
+        app.extensions[google_busy.EXTENSION] = Google(BUSY)
     answer = app.test_client().get(path, headers=headers)
     assert len(route_calls) == 2, answer.get_json()
     expected = {"bad_signature": 401, "bad_query": 422, "needs_relink": 409, "stale_site": 200, "miss": 200}
