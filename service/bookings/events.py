@@ -26,6 +26,7 @@ from service.bookings.records import event_aad
 from service.http import fast_path
 from service.http.web import error_body
 from service.sites import site_auth, webhooks
+from service.sites.registry import Site
 from service.storage import redis_client
 from service.storage.queues import SYNC
 
@@ -97,14 +98,10 @@ def _log_outcome(fields: dict, outcome) -> None:
 
 
 @bp.post(ROUTE)
-def receive(site_id: str):
-    try:
-        # The script below checks the site's version itself, in the round trip that accepts the event.
-        site, webhook_id, data = site_auth.signed_json(
-            site_id, check_version=False, too_deep=_too_deep_answer
-        )
-    except site_auth.Rejected as exc:
-        return exc.response
+# The intake's script checks the site's version itself, in the round trip that accepts the event.
+@site_auth.signed_json(check_version=False, too_deep=_too_deep_answer)
+def receive(site: Site, webhook_id: str, data: object):
+    site_id = site.id
     if _too_deep(data):
         return _too_deep_answer()
     try:
@@ -115,11 +112,9 @@ def receive(site_id: str):
     try:
         try:
             outcome = _intake().accept(site_version=site.version, **fields)
-        except StaleSite:
+        except StaleSite:  # a refusal of the fresh check is answered by the decorator
             site, _ = site_auth.authenticate(site_id, fresh=True)
             outcome = _intake().accept(site_version=site.version, **fields)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
     except (redis.RedisError, StaleSite) as exc:
         log.error("event %s for site %s not queued: %s", webhook_id, site_id, type(exc).__name__)
         return error_body(503, "not_queued", "the event could not be stored durably; retry later")
