@@ -20,6 +20,7 @@ from service.accounts import revoke, vault
 from service.accounts.tokens import LOCK_SECONDS
 from service.http.web import error_body
 from service.sites import site_auth
+from service.sites.registry import Site
 from service.storage import keys, redis_client
 
 log = logging.getLogger(__name__)
@@ -31,20 +32,15 @@ LOCK_WAIT = 15.0
 
 
 @bp.get("/v1/sites/<site_id>/accounts")
-def list_accounts(site_id: str):
-    try:
-        site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
-    return jsonify({"accounts": vault.list_site(redis_client.get(), site_id)})
+@site_auth.signed
+def list_accounts(site: Site):
+    return jsonify({"accounts": vault.list_site(redis_client.get(), site.id)})
 
 
 @bp.delete("/v1/sites/<site_id>/accounts/<provider>/<staff_id>")
-def unlink(site_id: str, provider: str, staff_id: str):
-    try:
-        site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
+@site_auth.signed
+def unlink(site: Site, provider: str, staff_id: str):
+    site_id = site.id
     if provider not in vault.PROVIDERS:
         return error_body(404, "not_linked", "no such account")
     r = redis_client.get()

@@ -63,6 +63,7 @@ from service.http import fast_path
 from service.http.web import error_body
 from service.providers.google_calendar import MissingScope
 from service.sites import site_auth, webhooks
+from service.sites.registry import Site
 from service.storage import keys, redis_client
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,9 @@ def availability(site_id: str):
         return _unavailable("storage_unavailable", "storage is unavailable; retry later", UNAVAILABLE_RETRY)
 
 
-def _availability(site_id: str):
-    try:
-        site, _webhook_id = site_auth.authenticate(site_id, check_version=False)  # the version: below
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
+@site_auth.signed(check_version=False)  # the version: below
+def _availability(site: Site):
+    site_id = site.id
     try:
         query = parse_query(request.args)
     except BadRequest as exc:
@@ -111,10 +110,7 @@ def _availability(site_id: str):
     cache_key = keys.availability(site_id, query.digest)
     version, (status, stamp), sealed = _read_state(current_app, site_id, query, cache_key)
     if version is None or version.decode() != site.version:
-        try:  # a cached site copy that is out of date: check the signature against Redis's
-            site_auth.authenticate(site_id, fresh=True)
-        except site_auth.AuthError as exc:
-            return error_body(exc.status, exc.code, exc.message)
+        site_auth.authenticate(site_id, fresh=True)  # a stale cached copy: check against Redis's
     if status is None:
         return error_body(404, "not_linked", "no Google account is linked for this staff member")
     if status.decode() != vault.ACTIVE:

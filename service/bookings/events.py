@@ -5,8 +5,9 @@ then media type (415), JSON (400) and schema (422, also for arrays/objects neste
 `MAX_DEPTH` levels); then one Redis script records the id, the revision and the job together (202,
 or 200 with the first answer for a `webhook-id` already seen).
 Redis unreachable or out of memory: 503 and nothing written. `fast_receive` answers the success
-cases without Flask (service.http.fast_path); everything else is answered here. Personal data (names,
-e-mails, title) goes into the job only sealed with the vault keys, and is never logged.
+cases without Flask (service.http.fast_path); everything else is answered here. Both leave the
+decision on a verified event (validate, seal, accept, answer) to one handler, `_handle`. Personal
+data (names, e-mails, title) goes into the job only sealed with the vault keys, and is never logged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 
 import redis
 from flask import Blueprint, Flask, Response, current_app
@@ -26,6 +28,7 @@ from service.bookings.records import event_aad
 from service.http import fast_path
 from service.http.web import error_body
 from service.sites import site_auth, webhooks
+from service.sites.registry import Site
 from service.storage import redis_client
 from service.storage.queues import SYNC
 
@@ -96,35 +99,54 @@ def _log_outcome(fields: dict, outcome) -> None:
     )  # fmt: skip
 
 
-@bp.post(ROUTE)
-def receive(site_id: str):
+def _handle(
+    app: Flask, site: Site, webhook_id: str, data: object, *, explain: bool = False,
+    reload: Callable[[], Site] | None = None,
+) -> fast_path.Answer:  # fmt: skip
+    """The decision on a verified event, for the route and the fast path alike: validate it, seal the
+    booking, let the intake accept it; the answer, with the log line to write once it is given.
+
+    Args:
+        explain: validate with the schema's explanations (the route's 422 names the field).
+        reload: the site afresh, when the intake finds the copy in hand stale (the route); None: raise.
+
+    Raises:
+        booking_schema.SchemaError: the event breaks the schema.
+        StaleSite: the site changed since it was cached (and `reload` is None, or the reload was stale).
+        site_auth.AuthError: from `reload`.
+        redis.RedisError: the event could not be stored.
+    """
+    event = booking_schema.validate_event(data, explain=explain)
+    fields = _event_fields(app, site.id, webhook_id, data, event)
+    intake = _intake(app)
     try:
-        # The script below checks the site's version itself, in the round trip that accepts the event.
-        site, webhook_id, data = site_auth.signed_json(
-            site_id, check_version=False, too_deep=_too_deep_answer
-        )
-    except site_auth.Rejected as exc:
-        return exc.response
+        outcome = intake.accept(site_version=site.version, **fields)
+    except StaleSite:
+        if reload is None:
+            raise
+        outcome = intake.accept(site_version=reload().version, **fields)
+    return fast_path.Answer(outcome.http_status, outcome.body, lambda: _log_outcome(fields, outcome))
+
+
+@bp.post(ROUTE)
+# The intake's script checks the site's version itself, in the round trip that accepts the event.
+@site_auth.signed_json(check_version=False, too_deep=_too_deep_answer)
+def receive(site: Site, webhook_id: str, data: object):
     if _too_deep(data):
         return _too_deep_answer()
+
+    def reload() -> Site:
+        return site_auth.authenticate(site.id, fresh=True)[0]
+
     try:
-        event = booking_schema.validate_event(data)
+        answer = _handle(current_app, site, webhook_id, data, explain=True, reload=reload)
     except booking_schema.SchemaError as exc:
         return error_body(422, "invalid_event", exc.message, field=exc.field)
-    fields = _event_fields(current_app, site_id, webhook_id, data, event)
-    try:
-        try:
-            outcome = _intake().accept(site_version=site.version, **fields)
-        except StaleSite:
-            site, _ = site_auth.authenticate(site_id, fresh=True)
-            outcome = _intake().accept(site_version=site.version, **fields)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
     except (redis.RedisError, StaleSite) as exc:
-        log.error("event %s for site %s not queued: %s", webhook_id, site_id, type(exc).__name__)
+        log.error("event %s for site %s not queued: %s", webhook_id, site.id, type(exc).__name__)
         return error_body(503, "not_queued", "the event could not be stored durably; retry later")
-    _log_outcome(fields, outcome)
-    return Response(outcome.body, status=outcome.http_status, mimetype="application/json")
+    answer.log()
+    return Response(answer.body, status=answer.status, mimetype="application/json")
 
 
 def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
@@ -154,12 +176,6 @@ def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | 
         return None
     try:
         # Without the depth check: the schema's closed objects and typed fields admit 3 levels.
-        event = booking_schema.validate_event(data, explain=False)
-    except booking_schema.SchemaError:
-        return None
-    fields = _event_fields(app, site_id, webhook_id, data, event)
-    try:
-        outcome = _intake(app).accept(site_version=site.version, **fields)
-    except StaleSite:
-        return None  # the route reloads the site
-    return fast_path.Answer(outcome.http_status, outcome.body, lambda: _log_outcome(fields, outcome))
+        return _handle(app, site, webhook_id, data)
+    except (booking_schema.SchemaError, StaleSite):
+        return None  # the route explains, or reloads the site

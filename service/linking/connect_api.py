@@ -21,6 +21,7 @@ from service.bookings.booking_schema import ID_PATTERN
 from service.http.web import error_body
 from service.linking import connect_links
 from service.sites import site_auth
+from service.sites.registry import Site
 from service.storage import redis_client
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,9 @@ def validate(data: object, site_url: str) -> dict[str, str]:
 
 
 @bp.post("/v1/sites/<site_id>/connect-links")
-def create_link(site_id: str):
-    try:
-        site, webhook_id, data = site_auth.signed_json(site_id)
-    except site_auth.Rejected as exc:
-        return exc.response
+@site_auth.signed_json
+def create_link(site: Site, webhook_id: str, data: object):
+    site_id = site.id
     try:
         body = validate(data, site.url)
     except Invalid as exc:

@@ -22,6 +22,7 @@ from service.crypto import DecryptError
 from service.http.web import error_body
 from service.privacy import erasure
 from service.sites import site_auth, site_settings
+from service.sites.registry import Site
 from service.storage import keys, redis_client
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,9 @@ _BOOKING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 @bp.get("/v1/sites/<site_id>/export")
-def export(site_id: str):
-    try:
-        site, _webhook_id = site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
+@site_auth.signed
+def export(site: Site):
+    site_id = site.id
     r = redis_client.get()
     prefix = keys.booking(site_id, "")
     found = []
@@ -62,15 +61,12 @@ def export(site_id: str):
 
 
 @bp.delete("/v1/sites/<site_id>/bookings/<booking_id>")
-def erase(site_id: str, booking_id: str):
-    try:
-        site_auth.authenticate(site_id)
-    except site_auth.AuthError as exc:
-        return error_body(exc.status, exc.code, exc.message)
+@site_auth.signed
+def erase(site: Site, booking_id: str):
     if not _BOOKING_ID.match(booking_id):
         return error_body(404, "unknown_booking", "no such booking")
     try:
-        outcome = erasure.erase_booking(redis_client.get(), site_id, booking_id)
+        outcome = erasure.erase_booking(redis_client.get(), site.id, booking_id)
     except erasure.ProviderBusy as exc:
         return error_body(503, "busy", str(exc))
     if outcome is None:

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify
 
 from service.http.web import error_body
 from service.sites import site_auth, site_settings
+from service.sites.registry import Site
 from service.storage import keys, redis_client
 
 bp = Blueprint("settings_api", __name__)
@@ -65,18 +66,15 @@ def save(r: redis.Redis, site_id: str, changes: dict[str, int | bool]) -> dict[s
 
 
 @bp.put("/v1/sites/<site_id>/settings")
-def put_settings(site_id: str):
-    try:
-        _site, webhook_id, body = site_auth.signed_json(site_id)
-    except site_auth.Rejected as exc:
-        return exc.response
+@site_auth.signed_json
+def put_settings(site: Site, webhook_id: str, body: object):
     try:
         changes = validate(body)
     except InvalidSetting as exc:
         return error_body(422, "invalid_settings", str(exc), field=exc.field)
-    if not site_auth.first_use(site_id, webhook_id, REPLAY_WINDOW):
+    if not site_auth.first_use(site.id, webhook_id, REPLAY_WINDOW):
         return error_body(409, "replayed_request", "this webhook-id was already used")
     try:
-        return jsonify(save(redis_client.get(), site_id, changes))
+        return jsonify(save(redis_client.get(), site.id, changes))
     except KeyError:
         return error_body(404, "unknown_site", "no such site")

@@ -5,6 +5,10 @@ Events and other POSTs sign their raw body. Requests without a body (GET, DELETE
 every call with one function. An unknown site costs the same HMAC work as a bad signature before it
 gets its 404, so site ids cannot be probed by timing.
 
+Routes under `/v1/sites/<site_id>/` say so with a decorator: `@signed` (the view gets the `Site` in
+place of `site_id`) or, for a signed JSON body, `@signed_json` (the view gets the site, the request's
+`webhook-id` and the decoded body). Either answers a refusal itself, as JSON, before the view runs.
+
 Sites are cached per process for `CACHE_SECONDS`. A signature that fails against the cached copy is
 checked once more against Redis (so a new secret works at once). A signature that passes against a
 cached copy is trusted only once the site's `ver` in Redis is confirmed unchanged (so a revoked secret
@@ -14,6 +18,7 @@ every other caller here with one `HGET`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -40,6 +45,10 @@ class AuthError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+    def answer(self) -> Response:
+        """The JSON error answer: `{"error": code, "message": message}` with `status`."""
+        return error_body(self.status, self.code, self.message)
 
 
 class SiteCache:
@@ -152,48 +161,95 @@ def _verify(site_id: str, body: bytes, fresh: bool) -> tuple[registry.Site, str,
     return site, webhook_id, cached
 
 
-class Rejected(Exception):
-    """A signed JSON request that was refused before its handler ran; `response` is the answer."""
+class _Rejected(Exception):
+    """A signed JSON request that was refused before its view ran; `response` is the answer."""
 
     def __init__(self, response):
         super().__init__(response.status_code)
         self.response = response
 
 
-def signed_json(
-    site_id: str, *, check_version: bool = True, too_deep: Callable[[], Response] | None = None
-) -> tuple[registry.Site, str, object]:
-    """Authenticate a signed JSON request as the site and decode its body: the checks every signed
-    POST/PUT makes, in the same order (site and signature, then media type, then JSON).
+def signed(view: Callable | None = None, *, check_version: bool = True):
+    """Decorate a `/v1/sites/<site_id>/...` view so that it runs only for a request signed by the site
+    (the signature covers `METHOD path`, or the body of a request that has one); the view is called
+    with the authenticated `Site` in place of `site_id`, followed by the route's other arguments.
+
+    A refused request gets 404 `unknown_site`, or 401 `bad_signature` / `timestamp_out_of_tolerance`;
+    so does an `AuthError` that the view raises itself (from `authenticate(..., fresh=True)` once it
+    has found the cached site stale).
 
     Args:
+        view: the view, when used bare (`@signed`).
+        check_version: as for `authenticate`.
+    """
+
+    def decorate(inner: Callable) -> Callable:
+        @functools.wraps(inner)
+        def guarded(site_id: str, **view_args):
+            try:
+                site, _webhook_id = authenticate(site_id, check_version=check_version)
+                return inner(site, **view_args)
+            except AuthError as exc:
+                return exc.answer()
+
+        return guarded
+
+    return decorate if view is None else decorate(view)
+
+
+def signed_json(
+    view: Callable | None = None,
+    *,
+    check_version: bool = True,
+    too_deep: Callable[[], Response] | None = None,
+):
+    """Decorate a view of signed JSON requests (POST/PUT): the checks every one makes, in the same order
+    (site and signature, then media type, then JSON); the view is called as
+    `view(site, webhook_id, data, **other_route_arguments)`.
+
+    A refused request gets 404/401 as for `signed` (also for an `AuthError` the view raises), 413 for
+    a body too large, 415 when it is not JSON, 400 when it is not valid JSON.
+
+    Args:
+        view: the view, when used bare (`@signed_json`).
         check_version: as for `authenticate`.
         too_deep: makes the answer for a body nested deeper than the JSON parser goes (default: 400).
-
-    Returns:
-        The site, the request's `webhook-id` and the decoded body.
-
-    Raises:
-        Rejected: 401/404 (signature or site), 413 (too large), 415 (not JSON) or 400 (not valid JSON).
     """
-    try:
-        site, webhook_id = authenticate(site_id, check_version=check_version)
-    except AuthError as exc:
-        raise Rejected(error_body(exc.status, exc.code, exc.message)) from None
+
+    def decorate(inner: Callable) -> Callable:
+        @functools.wraps(inner)
+        def guarded(site_id: str, **view_args):
+            try:
+                site, webhook_id = authenticate(site_id, check_version=check_version)
+                try:
+                    data = _json_body(too_deep)
+                except _Rejected as exc:
+                    return exc.response
+                return inner(site, webhook_id, data, **view_args)
+            except AuthError as exc:
+                return exc.answer()
+
+        return guarded
+
+    return decorate if view is None else decorate(view)
+
+
+def _json_body(too_deep: Callable[[], Response] | None) -> object:
+    """The current request's body decoded. Raises `_Rejected` (415 not JSON, 400 not valid JSON)."""
     if request.mimetype != "application/json":
-        raise Rejected(
+        raise _Rejected(
             error_body(
                 415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)"
             )
         )
     try:
-        return site, webhook_id, json.loads(request.get_data(cache=True))
+        return json.loads(request.get_data(cache=True))
     except ValueError:
-        raise Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
+        raise _Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
     except RecursionError:
         if too_deep is None:
-            raise Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
-        raise Rejected(too_deep()) from None
+            raise _Rejected(error_body(400, "malformed_json", "the body is not valid JSON")) from None
+        raise _Rejected(too_deep()) from None
 
 
 def first_use(site_id: str, webhook_id: str, seconds: int) -> bool:
