@@ -3,7 +3,7 @@
 Google: authorization code with PKCE S256, `access_type=offline` and `prompt=consent` (so every link
 gets a refresh token), client authentication in the POST body, scopes `calendar.events.owned` (the
 narrowest that creates and deletes events on calendars the user owns) and `calendar.freebusy` (busy
-times, issue 8). Zoom: a user-level app, PKCE S256, HTTP Basic client authentication, granular meeting
+times for availability). Zoom: a user-level app, PKCE S256, HTTP Basic client authentication, granular meeting
 scopes. Every HTTP call has a 10 s timeout and trusts the process's CA bundle (requests reads
 `REQUESTS_CA_BUNDLE`).
 """
