@@ -65,6 +65,7 @@ def run(r: redis.Redis, now: float | None = None) -> Report:
     """One pass over what is due in the ledger."""
     report = Report()
     claims = ledger.Claims(r)
+    waiting = _Queued(r)
     for kind, handle in (("bookings", _booking), ("results", _result)):
         moment = now if now is not None else time.time()
         for raw in ledger.due(r, kind, moment, BATCH):
@@ -72,14 +73,14 @@ def run(r: redis.Redis, now: float | None = None) -> Report:
                 continue  # another reconciler has it
             report.looked_at += 1
             site_id, item_id = ledger.split(raw)
-            outcome = handle(r, site_id, item_id, moment)
+            outcome = handle(r, site_id, item_id, moment, waiting)
             setattr(report, outcome, getattr(report, outcome) + 1)
     if report.looked_at:
         log.info("reconcile: %s", report.as_dict())
     return report
 
 
-def _booking(r: redis.Redis, site_id: str, booking_id: str, now: float) -> str:
+def _booking(r: redis.Redis, site_id: str, booking_id: str, now: float, waiting: _Queued) -> str:
     record = r.hmget(keys.booking(site_id, booking_id), "rev", "applied", "job", "heals")
     rev, applied, job_id, heals = record
     if rev is None or int(applied or 0) >= int(rev):
@@ -88,7 +89,7 @@ def _booking(r: redis.Redis, site_id: str, booking_id: str, now: float) -> str:
     if r.exists(keys.booking_lock(site_id, booking_id)):
         return "running"
     job = _fetch(r, job_id)
-    state = _job_state(r, job, SYNC, now)
+    state = _job_state(r, job, SYNC, now, waiting)
     if state == "waiting":
         return "waiting"
     if state in ("none", "failed") or int(heals or 0) >= MAX_HEALS:
@@ -107,9 +108,9 @@ def _fail_booking(r: redis.Redis, site_id: str, booking_id: str, revision: int, 
     return "failed"
 
 
-def _result(r: redis.Redis, site_id: str, message_id: str, now: float) -> str:
+def _result(r: redis.Redis, site_id: str, message_id: str, now: float, waiting: _Queued) -> str:
     job = _fetch(r, message_id)
-    state = _job_state(r, job, DELIVER, now, stale_after=DELIVERY_STALE)
+    state = _job_state(r, job, DELIVER, now, waiting, stale_after=DELIVERY_STALE)
     if state in ("waiting", "running"):
         return state
     if state in ("none", "finished", "failed"):  # delivered, given up for good, or erased with its site
@@ -129,7 +130,23 @@ def _fetch(r: redis.Redis, job_id: bytes | str | None) -> Job | None:
         return None
 
 
-def _job_state(r: redis.Redis, job: Job | None, queue: str, now: float, stale_after: float = 0) -> str:
+class _Queued:
+    """The job ids waiting in each queue's list, read once per pass (one LRANGE, not a search per job)."""
+
+    def __init__(self, r: redis.Redis):
+        self._r = r
+        self._ids: dict[str, set[bytes]] = {}
+
+    def __contains__(self, where: tuple[str, str]) -> bool:
+        queue, job_id = where
+        if queue not in self._ids:
+            self._ids[queue] = set(self._r.lrange(Queue(queue, connection=self._r).key, 0, -1))
+        return job_id.encode() in self._ids[queue]
+
+
+def _job_state(
+    r: redis.Redis, job: Job | None, queue: str, now: float, waiting: _Queued, stale_after: float = 0
+) -> str:
     """`waiting` (queued in its list, or scheduled for later), `running` (a live delivery attempt),
     `none` (no such job), `finished`, `failed` (for good), or why it vanished: `lost` (queued but in
     no list), `abandoned` (started, its worker gone), `overdue` (scheduled, and no scheduler moved it)."""
@@ -141,7 +158,7 @@ def _job_state(r: redis.Redis, job: Job | None, queue: str, now: float, stale_af
     if status in (JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED):
         return "failed"
     if status == JobStatus.QUEUED:
-        return "waiting" if r.lpos(Queue(queue, connection=r).key, job.id) is not None else "lost"
+        return "waiting" if (queue, job.id) in waiting else "lost"
     if status == JobStatus.SCHEDULED:
         at = r.zscore(ScheduledJobRegistry(queue, connection=r).key, job.id)
         return "waiting" if at is not None and at + ledger.LEASE > now else "overdue"
