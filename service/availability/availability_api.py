@@ -38,6 +38,7 @@ import datetime as dt
 import json
 import logging
 import math
+from dataclasses import dataclass
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
@@ -106,25 +107,21 @@ def _availability(site: Site):
         query = parse_query(request.args)
     except BadRequest as exc:
         return error_body(422, "invalid_request", exc.message, field=exc.field)
-    r = redis_client.get()
-    cache_key = keys.availability(site_id, query.digest)
-    version, (status, stamp), sealed = _read_state(current_app, site_id, query, cache_key)
-    if version is None or version.decode() != site.version:
+    state = _cached_state(current_app, site, query)
+    if state.site_stale:
         site_auth.authenticate(site_id, fresh=True)  # a stale cached copy: check against Redis's
-    if status is None:
+    if state.status is None:
         return error_body(404, "not_linked", "no Google account is linked for this staff member")
-    if status.decode() != vault.ACTIVE:
+    if state.status != vault.ACTIVE:
         return error_body(409, "needs_relink", "the staff member's Google account must be linked again")
-    if sealed is not None:
-        body = _open(vault_keys.get(), sealed, cache_key, stamp)
-        if body is not None:
-            return Response(body, mimetype="application/json")
-    hold_ms = r.pttl(keys.availability_hold(site_id, query.staff_id))
+    if state.body is not None:
+        return Response(state.body, mimetype="application/json")
+    hold_ms = redis_client.get().pttl(keys.availability_hold(site_id, query.staff_id))
     if hold_ms > 0:
         return _unavailable(
             "rate_limited", "Google asked to slow down; retry later", math.ceil(hold_ms / 1000)
         )
-    return _fetch_and_answer(site_id, query, cache_key, stamp)
+    return _fetch_and_answer(site_id, query, state.cache_key, state.stamp)
 
 
 def fast_availability(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
@@ -139,14 +136,34 @@ def fast_availability(app: Flask, environ: dict, site_id: str) -> fast_path.Answ
         query = parse_query(req.args)
     except (webhooks.WebhookError, BadRequest):
         return None
-    cache_key = keys.availability(site_id, query.digest)
-    version, (status, stamp), sealed = _read_state(app, site_id, query, cache_key)
-    if version is None or version.decode() != site.version or status is None or sealed is None:
+    state = _cached_state(app, site, query)
+    if state.site_stale or state.status != vault.ACTIVE or state.body is None:
         return None
-    if status.decode() != vault.ACTIVE:
-        return None
-    body = _open(vault_keys.get(app), sealed, cache_key, stamp)
-    return None if body is None else fast_path.Answer(200, body)
+    return fast_path.Answer(200, state.body)
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the route and the fast path decide on, read in one round trip."""
+
+    cache_key: str
+    site_stale: bool  # Redis has another version of the site than the cached copy
+    status: str | None  # the linked Google account's status (None: not linked)
+    stamp: bytes | None  # the account's current token stamp (binds the cache entry to it)
+    body: bytes | None  # the cached answer, when there is one for the account as it is now
+
+
+def _cached_state(app: Flask, site: Site, query: Query) -> _State:
+    cache_key = keys.availability(site.id, query.digest)
+    version, (status, stamp), sealed = _read_state(app, site.id, query, cache_key)
+    body = _open(vault_keys.get(app), sealed, cache_key, stamp) if sealed is not None else None
+    return _State(
+        cache_key=cache_key,
+        site_stale=version is None or version.decode() != site.version,
+        status=status.decode() if status is not None else None,
+        stamp=stamp,
+        body=body,
+    )
 
 
 def _body(query: Query, busy: list[dict[str, str]], fetched_at: str, *, cached: bool) -> bytes:
