@@ -229,6 +229,27 @@ def test_deliver_result_posts_a_signed_body_with_the_current_secret(site):
     assert body["type"] == "account.needs_relink" and body["data"] == data and body["timestamp"].endswith("Z")
 
 
+@responses.activate
+def test_deliver_result_is_signed_with_every_secret_the_site_may_still_hold(site):
+    callback = "https://shop.example.com/wp-json/meetbridge/v1/results"
+    responses.post(callback, status=204)
+    r, keyring = redis_client.get(), vault_keys.get()
+    rotated = registry.rotate_secret(r, keyring, site["site_id"], 3600)
+    sealed = keyring.seal_json({}, results.result_aad(site["site_id"], "msg_abc"))
+    deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed)
+    request = responses.calls[0].request
+    assert len(request.headers["webhook-signature"].split()) == 2
+    for secret in (site["secret"], rotated["secret"]):  # a WordPress with either secret verifies it
+        assert webhooks.verify([webhooks.secret_bytes(secret)], request.headers, request.body) == "msg_abc"
+
+    registry.rotate_secret(r, keyring, site["site_id"], 0)  # no grace: the old secrets are revoked
+    deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed)
+    request = responses.calls[1].request
+    assert len(request.headers["webhook-signature"].split()) == 1
+    with pytest.raises(webhooks.BadSignature):
+        webhooks.verify([webhooks.secret_bytes(rotated["secret"])], request.headers, request.body)
+
+
 @pytest.mark.parametrize(
     "answer", [{"status": 500}, {"status": 302, "headers": {"Location": "/x"}}, {"body": requests.Timeout()}]
 )
