@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 
+from service.bookings import records
 from service.crypto import DecryptError, Keyring
 from service.sites import registry
 from service.storage import keys
@@ -263,10 +264,12 @@ class RotationReport:
 
 
 def rotate(r: redis.Redis, keyring: Keyring) -> RotationReport:
-    """Seal every stored secret with the current key: site signing secrets and account tokens.
+    """Seal every value kept sealed at rest with the current key: site signing secrets, account tokens,
+    and the bookings' join links and event links.
 
     Values already sealed with the current key are counted as scanned only. A value that no key opens
-    is counted as failed and left as it is (the old key must then stay until it is dealt with).
+    is counted as failed and left as it is (the old key must then stay until it is dealt with). Each
+    value is replaced by compare-and-set, so a newer value written meanwhile is never overwritten.
     """
     report = RotationReport()
     for raw_site in sorted(r.smembers(keys.SITES)):
@@ -278,7 +281,27 @@ def rotate(r: redis.Redis, keyring: Keyring) -> RotationReport:
             _rewrap(
                 r, keyring, report, "account_tokens", key, "token", token_aad(site_id, provider, staff_id)
             )
+    for site_id, booking_id in _bookings(r):
+        key = keys.booking(site_id, booking_id)
+        _rewrap(
+            r, keyring, report, "booking_join_urls", key, "join", records.join_url_aad(site_id, booking_id)
+        )
+        _rewrap(
+            r, keyring, report, "booking_event_links", key, "glink", records.link_aad(site_id, booking_id)
+        )
     return report
+
+
+def _bookings(r: redis.Redis) -> list[tuple[str, str]]:
+    """(site id, booking id) of every booking record, by one SCAN of the keyspace (rotation is rare)."""
+    pattern = keys.booking("*", "")  # mb:s:*:bk:
+    head, _, middle = pattern.partition("*")
+    found = set()
+    for raw in r.scan_iter(match=pattern + "*", count=1000, _type="hash"):
+        site_id, _, booking_id = raw.decode().removeprefix(head).partition(middle)
+        if booking_id and ":" not in site_id:
+            found.add((site_id, booking_id))
+    return sorted(found)
 
 
 def _rewrap(

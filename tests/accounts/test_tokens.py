@@ -176,7 +176,9 @@ def test_a_refresh_that_outlived_its_lock_never_overwrites_a_newer_token(site):
     link(site, 10, "google")
     late = (200, {"access_token": "late-at", "expires_in": 3599, "token_type": "Bearer"})
     responses.add_callback(
-        responses.POST, "https://localhost:8444/google/token", callback=_meanwhile(site, "google", late, NEWER)
+        responses.POST,
+        "https://localhost:8444/google/token",
+        callback=_meanwhile(site, "google", late, NEWER),
     )
     session = tokens.session_for(site["site_id"], "google", "7")
     assert session.token["access_token"] == "newer-at"
