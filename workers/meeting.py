@@ -190,8 +190,13 @@ class Work:
         return self.site_id, self.booking_id, self.staff_id
 
     def _write(self, mapping: dict[str, Any]) -> None:
-        """Every write this sync makes to the booking's record before it settles."""
+        """Every write this sync makes to the booking's record before it settles (with `_forget`)."""
         self.r.hset(self.key, mapping=mapping)
+
+    def _forget(self, *names: str) -> None:
+        self.r.hdel(self.key, *names)
+        for name in names:
+            self.record.pop(name.encode(), None)
 
     def _release_previous_owner(self, outcome: Outcome) -> None:
         """The booking moved to another staff member: delete the meeting and the event made with the
@@ -205,9 +210,7 @@ class Work:
             self._reach(lambda: self._delete_meeting(zoom_id, previous))
             outcome.old_zoom_id = zoom_id
         self._reach(lambda: self._delete_event(previous, recorded_only=False))
-        self.r.hdel(self.key, "zoom_id", "join", "zintent", "gcal", "glink")
-        for name in (b"zoom_id", b"join", b"zintent", b"gcal", b"glink"):
-            self.record.pop(name, None)
+        self._forget("zoom_id", "join", "zintent", "gcal", "glink")
         self.live_zoom_id = None
         self.owner = self.staff_id
         log.info("booking %s/%s: moved from staff %s to staff %s", self.site_id, self.booking_id, previous,
