@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from email.utils import formatdate
+from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -28,9 +30,26 @@ def provider_of(path: str) -> str | None:
     return None
 
 
-def failure_response(provider: str, kind: str, retry_after: int | None) -> Response:
-    """The provider's own error for a queued failure."""
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+def _retry_after(failure: dict[str, Any], now: float) -> dict[str, str]:
+    """`Retry-After` as delay-seconds or as an HTTP date that many seconds from `now`."""
+    seconds = failure.get("retry_after")
+    if seconds is None:
+        return {}
+    if failure.get("retry_after_format") == "http-date":
+        return {"Retry-After": formatdate(now + seconds, usegmt=True)}
+    return {"Retry-After": str(seconds)}
+
+
+def failure_response(provider: str, failure: dict[str, Any], now: float) -> Response:
+    """The provider's own error for a queued failure (a `400` says the failure's `message`, as a provider
+    that echoes what it was sent would)."""
+    kind = failure["kind"]
+    headers = _retry_after(failure, now)
+    if kind == "400":
+        message = failure.get("message") or "Invalid request."
+        if provider == "google":
+            return google_error(400, "invalid", message, headers=headers)
+        return zoom_error(400, 300, message, headers=headers)
     if provider == "google":
         if kind == "rate_limit_403":
             return google_error(
@@ -55,7 +74,7 @@ def _before() -> Response | None:
         return None
     state = get_state()
     with state.lock:
-        latency = state.latency_ms
+        latency = state.latency_ms + _take(state.delays, request.path, lambda delay: delay["ms"])
     if latency:
         time.sleep(latency / 1000)
     with state.lock:
@@ -68,7 +87,18 @@ def _before() -> Response | None:
         else:
             return None
     logger.info("sandbox: injected %s failure on %s %s", failure["kind"], request.method, request.path)
-    return failure_response(provider, failure["kind"], failure["retry_after"])
+    return failure_response(provider, failure, state.now())
+
+
+def _take(queued: list[dict[str, Any]], path: str, value) -> int:
+    """Use up one of the first queued entry matching `path`; `value(entry)`, or 0 (caller holds the lock)."""
+    for index, entry in enumerate(queued):
+        if entry["match"] in path:
+            entry["count"] -= 1
+            if entry["count"] <= 0:
+                del queued[index]
+            return value(entry)
+    return 0
 
 
 def _after(response: Response) -> Response:

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("knobs", __name__, url_prefix="/_sandbox")
 
-FAILURE_KINDS = {"google": {"429", "500", "rate_limit_403"}, "zoom": {"429", "500"}}
+FAILURE_KINDS = {"google": {"400", "429", "500", "rate_limit_403"}, "zoom": {"400", "429", "500"}}
 """Which queued failure kinds each provider can produce."""
+
+RETRY_AFTER_FORMATS = ("seconds", "http-date")
+"""How a queued failure states `Retry-After` (RFC 9110 allows both)."""
 
 
 class KnobError(ValueError):
@@ -66,15 +69,23 @@ def failures() -> Response:
     retry_after = body.get("retry_after")
     if retry_after is not None:
         retry_after = _int(body, "retry_after")
+    retry_after_format = body.get("retry_after_format", "seconds")
+    if retry_after_format not in RETRY_AFTER_FORMATS:
+        raise KnobError(f"retry_after_format must be one of {', '.join(RETRY_AFTER_FORMATS)}")
     match = body.get("match")
     if match is not None and not isinstance(match, str):
         raise KnobError("match must be a string")
+    message = body.get("message")
+    if message is not None and (kind != "400" or not isinstance(message, str) or not 0 < len(message) <= 500):
+        raise KnobError("message (1-500 characters) is only for kind 400")
     failure = {
         "provider": provider,
         "kind": kind,
         "count": _int(body, "count", minimum=1, default=1),
         "retry_after": retry_after,
+        "retry_after_format": retry_after_format,
         "match": match,
+        "message": message,
     }
     state = get_state()
     with state.lock:
@@ -90,6 +101,26 @@ def clear_failures() -> Response:
     with state.lock:
         state.failures.clear()
     return jsonify({"queued": []})
+
+
+@bp.post("/delays")
+def delays() -> Response:
+    """Hold the next `count` provider calls whose path contains `match` for `ms` before answering (other
+    calls are not held: a slow provider for one request, e.g. a token refresh that outlives a lock)."""
+    body = _body()
+    match = body.get("match")
+    if not isinstance(match, str) or not match:
+        raise KnobError("match must be a non-empty string")
+    delay = {
+        "ms": _int(body, "ms", minimum=1),
+        "count": _int(body, "count", minimum=1, default=1),
+        "match": match,
+    }
+    state = get_state()
+    with state.lock:
+        state.delays.append(delay)
+        queued = [dict(d) for d in state.delays]
+    return jsonify({"queued": queued})
 
 
 @bp.post("/consent")
@@ -213,6 +244,7 @@ def dump_state() -> Response:
             "knobs": {
                 "latency_ms": state.latency_ms,
                 "failures": [dict(f) for f in state.failures],
+                "delays": [dict(d) for d in state.delays],
                 "consent_mode": state.consent_mode,
                 "token_ttl": state.access_ttl,
                 "daily_limit": state.daily_limit,

@@ -99,6 +99,7 @@ class SandboxState:
             self.redirect_uris: set[str] = set(self._initial_redirect_uris)
             self.latency_ms = 0
             self.failures: list[dict[str, Any]] = []
+            self.delays: list[dict[str, Any]] = []
             self.consent_mode = "ask"
             self.consent_email: str | None = None
             self.access_ttl = DEFAULT_ACCESS_TTL

@@ -90,6 +90,11 @@ class SiteDouble:
                     return
                 message = json.loads(body)
                 message["webhook_id"] = self.headers["webhook-id"]
+                message["signed"] = {  # to check the signatures against other secrets
+                    "headers": {name: self.headers[name] for name in ("webhook-id", "webhook-timestamp",
+                                                                       "webhook-signature")},
+                    "body": body.decode(),
+                }  # fmt: skip
                 message["received_at"] = time.monotonic()
                 double.results.append(message)
                 self._answer(double.answer_status, b"", "text/plain")

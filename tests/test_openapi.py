@@ -879,15 +879,27 @@ def _zoom_validation(h):
     return answer
 
 
-@case(ZOOM_EVENTS, "post", 200, "ended", status="scheduled")
-def _zoom_meeting_ended(h):
+def _zoom_meeting_ended_for(h, end: float):
     r = redis_client.get(h.app)
     member = f"{h.site['site_id']}|b-1"
-    r.hset(keys.booking(h.site["site_id"], "b-1"), mapping={"zoom_id": "81234567890", "state": "synced"})
+    record = {"zoom_id": "81234567890", "state": "synced", "end": int(end)}
+    r.hset(keys.booking(h.site["site_id"], "b-1"), mapping=record)
     r.hset(keys.ZOOM_MEETINGS, "81234567890", member)
     r.zadd(keys.MEETINGS_DUE, {member: time.time() + 3600})
-    answer = _zoom_event(h, {"event": "meeting.ended", "payload": {"object": {"id": 81234567890}}})
+    return r, member, _zoom_event(h, {"event": "meeting.ended", "payload": {"object": {"id": 81234567890}}})
+
+
+@case(ZOOM_EVENTS, "post", 200, "ended", status="scheduled")
+def _zoom_meeting_ended(h):
+    r, member, answer = _zoom_meeting_ended_for(h, time.time() - 60)
     assert r.zscore(keys.MEETINGS_DUE, member) <= time.time()
+    return answer
+
+
+@case(ZOOM_EVENTS, "post", 200, "ended_early", status="kept")
+def _zoom_meeting_ended_early(h):
+    r, member, answer = _zoom_meeting_ended_for(h, time.time() + 86400)
+    assert r.zscore(keys.MEETINGS_DUE, member) > time.time()
     return answer
 
 

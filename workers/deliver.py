@@ -1,7 +1,10 @@
 """Delivering a result to a WordPress site: a Standard Webhooks-signed POST to its callback URL.
 
 One `webhook-id` per message across all retries (the plugin deduplicates on it); the body's
-`timestamp` is when the result was queued. A non-2xx answer or a network error raises, so RQ retries
+`timestamp` is when the result was queued. The message carries one signature per secret the site may
+still use (Standard Webhooks allows several, space-separated): the current one and, during the grace
+period of a `sites rotate-secret`, the previous one, so a WordPress that has not yet been given the new
+secret still verifies it. A non-2xx answer or a network error raises, so RQ retries
 it (intervals in service.sites.results); a site that no longer exists ends the job quietly.
 """
 
@@ -49,8 +52,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
     body = json.dumps(
         {"type": event_type, "timestamp": _queued_at(), "data": data}, separators=(",", ":")
     ).encode()
-    current_secret = site.secrets[0][0]
-    headers = webhooks.signature_headers(current_secret, message_id, int(time.time()), body)
+    headers = webhooks.signature_headers(site.active_keys(), message_id, int(time.time()), body)
     headers["Content-Type"] = "application/json"
     try:
         answer = _session().post(

@@ -10,11 +10,19 @@ returns an `Outcome` that `workers.sync.settle` records. Exactly once:
 - Google: the event id is derived from site and booking (base32hex); insert, and on 409 read the
   event (a deleted one answers 409 too) and update it only if it differs, so a retry sends the
   customer no second invitation.
+
+Partly linked staff: for `video: zoom`, a staff member with Zoom linked and no Google account gets the
+meeting and no calendar event; the booking is `synced` and its result says `google.skipped:
+"not_linked"`. Anything else missing fails the booking (Zoom for a Zoom booking, Google for one without
+video). Whatever exists is always reachable: the staff id is recorded before the first provider call,
+and a failure keeps it and the meeting id on the record, so a later update moves the meeting in place
+and cancellation, cleanup and erasure delete it. A booking handed to another staff member first has the
+previous one's meeting and event deleted with their accounts.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,11 +34,14 @@ import redis
 from service import vault_keys
 from service.bookings.booking_schema import parse_time
 from service.bookings.records import join_url_aad, link_aad
-from service.exceptions import AccountNotLinked, Conflict, Gone, ProviderRejected
+from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected
 from service.providers import clients
 from service.providers.google_calendar import event_id
+from service.providers.zoom_meetings import marker
 from service.storage import keys
 from workers import faults
+
+log = logging.getLogger(__name__)
 
 CALENDAR = "primary"
 
@@ -50,6 +61,7 @@ class Outcome:
     cleared: list[str] = field(default_factory=list)
     staff_id: str | None = None  # recorded so cleanup and erasure can reach the meeting and the event
     old_zoom_id: str | None = None  # a meeting deleted by this sync (its webhook index entry goes)
+    google_skipped: str | None = None  # `not_linked`: a Zoom booking of staff without a Google account
 
     @classmethod
     def failure(cls, reason: str) -> Outcome:
@@ -84,6 +96,8 @@ class Outcome:
         if self.state == "synced":
             data["zoom"] = {"meeting_id": self.zoom_id, "join_url": self.join_url}
             data["google"] = {"event_id": self.event_id, "html_link": self.html_link}
+            if self.google_skipped:
+                data["google"]["skipped"] = self.google_skipped
         if self.error:
             data["reason"] = self.error
         return data
@@ -102,9 +116,12 @@ class Work:
         self.record = record
         self.settings = settings
         self.staff_id = str(booking["staff"]["id"])
+        recorded = record.get(b"staff")
+        self.owner = recorded.decode() if recorded else self.staff_id  # whose accounts hold what exists
         self.key = keys.booking(site_id, booking_id)
-        self.marker = "mb-" + hashlib.sha256(f"{site_id}|{booking_id}".encode()).hexdigest()[:20]
+        self.marker = marker(site_id, booking_id)
         self.keyring = vault_keys.get()
+        self.live_zoom_id = self._zoom_id()  # the meeting that exists now, as this sync goes
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -114,38 +131,99 @@ class Work:
         outcome = Outcome(
             state="synced", start=int(start.timestamp()), end=int(end.timestamp()), staff_id=self.staff_id
         )
+        if self.owner != self.staff_id:
+            self._release_previous_owner(outcome)
+        if self.record.get(b"staff") != self.staff_id.encode():
+            self._write({"staff": self.staff_id})  # before any provider call: what it creates is reachable
         if self.booking.get("video") == "zoom":
             outcome.zoom_id, outcome.join_url = self._ensure_meeting(start, end)
         elif self._zoom_id():
             outcome.old_zoom_id = self._zoom_id()
             self._delete_meeting(self._zoom_id())
             outcome.cleared += ["zoom_id", "join", "zintent"]
-        event = self._upsert_event(outcome.join_url)
+        try:
+            event = self._upsert_event(outcome.join_url)
+        except AccountNotLinked:
+            if self.booking.get("video") != "zoom":
+                raise
+            log.info("booking %s/%s: no Google account for staff %s; no event", *self._ids())
+            outcome.google_skipped = "not_linked"
+            outcome.cleared += ["gcal", "glink"]
+            return outcome
         outcome.event_id, outcome.html_link = event["id"], event.get("htmlLink")
         return outcome
 
     def cancel(self) -> Outcome:
-        """Delete the meeting and the event (already gone counts as done)."""
+        """Delete the meeting and the event with the accounts that made them (already gone is done)."""
         zoom_id = self._zoom_id()
         if not zoom_id and self.record.get(b"zintent"):
-            found = self._find_meeting()
+            found = self._find_meeting(self.owner)
             zoom_id = str(found["id"]) if found else None
         if zoom_id:
-            self._delete_meeting(zoom_id)
+            self._delete_meeting(zoom_id, self.owner)
         faults.crash_point("between_cancel_deletes")
-        self._delete_event()
+        self._delete_event(self.owner)
         end = self.record.get(b"end")
         return Outcome(
             state="cancelled",
             start=int(self.record[b"start"]) if self.record.get(b"start") else None,
             end=int(end) if end else None,
             cleared=["join", "glink", "zintent", "gcal"],
-            staff_id=self.staff_id,
+            staff_id=self.owner,
             old_zoom_id=zoom_id,
         )
 
     def failed(self, reason: str) -> Outcome:
-        return Outcome.failure(reason)
+        """A failure that keeps what exists reachable: the staff id whose accounts hold it, the live
+        meeting's id and the booking's times (cleanup deletes the meeting at its end plus the grace)."""
+        outcome = Outcome.failure(reason)
+        outcome.staff_id = self.owner
+        outcome.zoom_id = self.live_zoom_id
+        if self.live_zoom_id is None and self._zoom_id():  # deleted by this sync before it failed
+            outcome.old_zoom_id = self._zoom_id()
+            outcome.cleared += ["zoom_id", "join", "zintent"]
+        start, end = parse_time(self.booking["start"]), parse_time(self.booking["end"])
+        outcome.start, outcome.end = int(start.timestamp()), int(end.timestamp())
+        return outcome
+
+    def _ids(self) -> tuple[str, str, str]:
+        return self.site_id, self.booking_id, self.staff_id
+
+    def _write(self, mapping: dict[str, Any]) -> None:
+        """Every write this sync makes to the booking's record before it settles (with `_forget`)."""
+        self.r.hset(self.key, mapping=mapping)
+
+    def _forget(self, *names: str) -> None:
+        self.r.hdel(self.key, *names)
+        for name in names:
+            self.record.pop(name.encode(), None)
+
+    def _release_previous_owner(self, outcome: Outcome) -> None:
+        """The booking moved to another staff member: delete the meeting and the event made with the
+        previous one's accounts (unreachable ones are left, logged), so the new owner starts afresh."""
+        previous = self.owner
+        zoom_id = self._zoom_id()
+        if not zoom_id and self.record.get(b"zintent"):
+            found = self._reach(lambda: self._find_meeting(previous))
+            zoom_id = str(found["id"]) if found else None
+        if zoom_id:
+            self._reach(lambda: self._delete_meeting(zoom_id, previous))
+            outcome.old_zoom_id = zoom_id
+        self._reach(lambda: self._delete_event(previous, recorded_only=False))
+        self._forget("zoom_id", "join", "zintent", "gcal", "glink")
+        self.live_zoom_id = None
+        self.owner = self.staff_id
+        log.info("booking %s/%s: moved from staff %s to staff %s", self.site_id, self.booking_id, previous,
+                 self.staff_id)  # fmt: skip
+
+    def _reach(self, fn):
+        """`fn()`, or None when the previous owner's account is no longer linked or usable."""
+        try:
+            return fn()
+        except (AccountNotLinked, NeedsRelink) as exc:
+            log.warning("booking %s/%s: the previous staff member's item is unreachable (%s)",
+                        self.site_id, self.booking_id, type(exc).__name__)  # fmt: skip
+            return None
 
     # -- Zoom ---------------------------------------------------------------------------------
 
@@ -175,8 +253,8 @@ class Work:
             },
         }
 
-    def _zoom(self, fn):
-        return clients.call(self.site_id, "zoom", self.staff_id, fn)
+    def _zoom(self, fn, staff_id: str | None = None):
+        return clients.call(self.site_id, "zoom", staff_id or self.staff_id, fn)
 
     def _ensure_meeting(self, start, end) -> tuple[str, str | None]:
         body = self._meeting_body(start, end)
@@ -190,28 +268,30 @@ class Work:
             return zoom_id, self._join_url()
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
-            self.r.hset(self.key, "zintent", int(time.time()))  # before the call: a crash is reconciled
+            self._write({"zintent": int(time.time())})  # before the call: a crash is reconciled
             meeting = self._zoom(lambda token: zoom.create(token, body))
             faults.crash_point("after_zoom_create")
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
+        self.live_zoom_id = zoom_id
         record = {"zoom_id": zoom_id}
         if join_url:
             record["join"] = self.keyring.seal(join_url.encode(), join_url_aad(self.site_id, self.booking_id))
-        self.r.hset(self.key, mapping=record)  # at once: from here on a retry updates, never creates
+        self._write(record)  # at once: from here on a retry updates, never creates
         return zoom_id, join_url
 
-    def _find_meeting(self) -> dict | None:
+    def _find_meeting(self, staff_id: str | None = None) -> dict | None:
         """The meeting an earlier, crashed attempt created, found by this booking's marker."""
         zoom = clients.zoom()
-        meetings = self._zoom(lambda token: list(zoom.upcoming(token)))
-        return next((m for m in meetings if self.marker in (m.get("agenda") or "")), None)
+        return self._zoom(lambda token: zoom.find(token, self.marker), staff_id)
 
-    def _delete_meeting(self, zoom_id: str) -> None:
+    def _delete_meeting(self, zoom_id: str, staff_id: str | None = None) -> None:
         zoom = clients.zoom()
         try:
-            self._zoom(lambda token: zoom.delete(token, zoom_id))
+            self._zoom(lambda token: zoom.delete(token, zoom_id), staff_id)
         except Gone:
             pass
+        if zoom_id == self.live_zoom_id:
+            self.live_zoom_id = None
 
     # -- Google Calendar ----------------------------------------------------------------------
 
@@ -240,8 +320,8 @@ class Work:
     def _send_updates(self) -> str:
         return "all" if self.settings["send_invites"] else "none"
 
-    def _google(self, fn):
-        return clients.call(self.site_id, "google", self.staff_id, fn)
+    def _google(self, fn, staff_id: str | None = None):
+        return clients.call(self.site_id, "google", staff_id or self.staff_id, fn)
 
     def _upsert_event(self, join_url: str | None) -> dict[str, Any]:
         calendar = clients.calendar()
@@ -264,18 +344,20 @@ class Work:
             else:
                 event = self._google(lambda token: calendar.update(token, CALENDAR, eid, body, send))
         faults.crash_point("after_google_insert")
-        self.r.hset(self.key, "gcal", 1)
+        self._write({"gcal": 1})
         return event
 
-    def _delete_event(self) -> None:
+    def _delete_event(self, staff_id: str | None = None, *, recorded_only: bool = True) -> None:
+        """Delete the event by its id (a crash may have made it without recording it); a staff member
+        without a Google account has none, unless one was recorded (`recorded_only`: then raise)."""
         calendar = clients.calendar()
         eid = event_id(self.site_id, self.booking_id)
         try:
-            self._google(lambda token: calendar.delete(token, CALENDAR, eid, self._send_updates()))
+            self._google(lambda token: calendar.delete(token, CALENDAR, eid, self._send_updates()), staff_id)
         except Gone:
             pass
         except AccountNotLinked:
-            if self.record.get(b"gcal"):
+            if recorded_only and self.record.get(b"gcal"):
                 raise
 
 

@@ -215,7 +215,7 @@ def _index(
     due = (end if end is not None else int(time.time())) + 60 * int(settings["grace_minutes"])
     pipe.zadd(keys.MEETINGS_DUE, {member: due})
     pipe.persist(key)
-    if outcome.zoom_id and outcome.state == "synced":
+    if outcome.zoom_id:  # a live meeting, of a synced booking or of one that failed after making it
         pipe.hset(keys.ZOOM_MEETINGS, outcome.zoom_id, member)
     if outcome.old_zoom_id and outcome.old_zoom_id != outcome.zoom_id:
         pipe.hdel(keys.ZOOM_MEETINGS, outcome.old_zoom_id)

@@ -4,7 +4,7 @@
 least `REFRESH_MARGIN` seconds. When it is not, the caller takes the account's Redis lock (lifetime
 `LOCK_SECONDS`, longer than the provider timeout; waiting at most `LOCK_WAIT`), reads the token
 again inside the lock (another worker may have refreshed it already), refreshes only if still
-needed, and stores the answer through Authlib's `update_token` hook before anything uses it: Zoom's
+needed, and stores the answer before anything uses it: Zoom's
 refresh tokens are single use, so the new one must be in the vault before the old one is forgotten.
 
 `refresh_after_unauthorized()` is for a provider that rejects a token the vault thinks valid (revoked
@@ -12,6 +12,12 @@ or expired early): it refreshes once under the lock unless the stored token alre
 
 `invalid_grant` marks the account `needs_relink` (never deletes it), queues `account.needs_relink`
 for the site once, and raises `NeedsRelink`. Jobs call these inside the worker's app context.
+
+Fenced: the lock can lapse under a refresh (a process paused, a provider slower than the lock), and then
+another process refreshes too. Both writes are compare-and-set on the sealed token read under the lock:
+the refreshed token is stored only while that token is still the stored one, and the account is marked
+`needs_relink` (and the site told, in the same transaction) only while the refused token is still the
+stored one. Otherwise someone stored a newer token meanwhile, and that one is used.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from redis.exceptions import LockError
 from service import vault_keys
 from service.accounts import oauth_clients, vault
 from service.exceptions import AccountNotLinked, NeedsRelink, ProviderUnavailable, TokenBusy
+from service.providers import answers
 from service.sites import results
 from service.storage import keys, redis_client
 
@@ -100,10 +107,15 @@ def fresh(token: dict[str, Any], now: float | None = None) -> bool:
     return float(expires) - (time.time() if now is None else now) > REFRESH_MARGIN
 
 
-def _load(app: Flask, site_id: str, provider: str, staff_id: str) -> vault.Account:
+def _read(app: Flask, site_id: str, provider: str, staff_id: str) -> vault.Account:
     account = vault.load(redis_client.get(app), vault_keys.get(app), site_id, provider, staff_id)
     if account is None:
         raise AccountNotLinked(f"no {provider} account for staff {staff_id} of site {site_id}")
+    return account
+
+
+def _load(app: Flask, site_id: str, provider: str, staff_id: str) -> vault.Account:
+    account = _read(app, site_id, provider, staff_id)
     if account.status != vault.ACTIVE:
         raise NeedsRelink(f"the {provider} account of staff {staff_id} must be linked again")
     return account
@@ -139,44 +151,88 @@ def _refresh(app: Flask, r: redis.Redis, account: vault.Account) -> dict[str, An
     site_id, provider, staff_id = account.site_id, account.provider, account.staff_id
     refresh_token = account.token.get("refresh_token")
     if not refresh_token:
-        _needs_relink(r, account, "no_refresh_token")
-    persisted: dict[str, Any] = {}
-
-    def update_token(
-        token: dict[str, Any], refresh_token: str | None = None, access_token: str | None = None
-    ):
-        stored = vault.stored_token(token)
-        if not vault.update_token(r, vault_keys.get(app), site_id, provider, staff_id, stored):
-            raise AccountNotLinked(
-                f"the {provider} account of staff {staff_id} was unlinked during a refresh"
-            )
-        persisted.update(stored)
-
+        return _needs_relink(app, r, account, "no_refresh_token")
     p = oauth_clients.provider(provider, app.config)
-    client = oauth_clients.client(p, token=dict(account.token), update_token=update_token)
+    client = oauth_clients.client(p, token=dict(account.token))
     try:
-        client.refresh_token(p.token_url, refresh_token=refresh_token)
+        token = client.refresh_token(p.token_url, refresh_token=refresh_token)
     except OAuthError as exc:
         if exc.error == "invalid_grant":
-            _needs_relink(r, account, "invalid_grant")
-        log.warning("%s refresh for %s/%s refused: %s", provider, site_id, staff_id, exc.error)
-        raise ProviderUnavailable(f"{provider} refused the refresh: {exc.error}") from None
+            return _needs_relink(app, r, account, "invalid_grant")
+        code = answers.token(exc.error) or "unexpected_error"  # the provider's own words are not repeated
+        log.warning("%s refresh for %s/%s refused: %s", provider, site_id, staff_id, code)
+        raise ProviderUnavailable(f"{provider} refused the refresh ({code})") from None
     except requests.RequestException as exc:
         log.warning("%s refresh for %s/%s failed: %s", provider, site_id, staff_id, type(exc).__name__)
         raise ProviderUnavailable(f"{provider} could not be reached: {type(exc).__name__}") from None
     finally:
         client.close()
+    stored = _store(app, r, account, vault.stored_token(token))
     log.info("%s token refreshed for %s/%s", provider, site_id, staff_id)
-    return persisted
+    return stored
 
 
-def _needs_relink(r: redis.Redis, account: vault.Account, reason: str) -> None:
-    """Called under the lock with an account just read as `active`: the site is told first and the account
-    marked second, so a crash in between repeats the message on the next attempt instead of losing it."""
-    site_id, provider, staff_id = account.site_id, account.provider, account.staff_id
-    log.warning("%s account %s/%s needs relinking: %s", provider, site_id, staff_id, reason)
-    results.enqueue_result(
-        r, site_id, "account.needs_relink", {"provider": provider, "staff_id": staff_id, "reason": reason}
+def _store(app: Flask, r: redis.Redis, account: vault.Account, token: dict[str, Any]) -> dict[str, Any]:
+    """Persist a refreshed token, fenced on the token it was refreshed from; the token to use."""
+    keyring = vault_keys.get(app)
+    for _attempt in range(3):
+        written = vault.replace_token(r, keyring, account, token)
+        if written == "written":
+            return token
+        if written == "gone":
+            raise AccountNotLinked(
+                f"the {account.provider} account of staff {account.staff_id} was unlinked during a refresh"
+            )
+        newer = _newer(app, account)
+        if newer is not None:
+            return newer
+        account = _read(app, account.site_id, account.provider, account.staff_id)
+    raise TokenBusy(f"the {account.provider} account of staff {account.staff_id} keeps changing")
+
+
+def _newer(app: Flask, account: vault.Account) -> dict[str, Any] | None:
+    """The token stored now if it is not the one `account` was read with (a refresh or a relink stored
+    it meanwhile: it is the newer one), else None (the same token, only sealed again with another key)."""
+    current = _read(app, account.site_id, account.provider, account.staff_id)
+    if current.token == account.token:
+        return None
+    log.warning(
+        "%s token of %s/%s was replaced while this refresh ran (its lock had lapsed); using the newer one",
+        account.provider,
+        account.site_id,
+        account.staff_id,
     )
-    vault.mark_needs_relink(r, site_id, provider, staff_id)
-    raise NeedsRelink(f"the {provider} account of staff {staff_id} must be linked again ({reason})")
+    return current.token
+
+
+def _needs_relink(app: Flask, r: redis.Redis, account: vault.Account, reason: str) -> dict[str, Any]:
+    """Mark the account `needs_relink` and queue `account.needs_relink` for the site, in one transaction,
+    only while the account is `active` and still holds the token that was refused; raises `NeedsRelink`.
+    When another token was stored meanwhile (a newer refresh or a relink), that token is returned."""
+    site_id, provider, staff_id = account.site_id, account.provider, account.staff_id
+    key = keys.account(site_id, provider, staff_id)
+    message = f"the {provider} account of staff {staff_id} must be linked again ({reason})"
+    for _attempt in range(3):
+        with r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                status, current = pipe.hmget(key, "status", "token")
+                if current is None:
+                    raise AccountNotLinked(f"the {provider} account of staff {staff_id} was unlinked")
+                if current == account.sealed:
+                    if status != vault.ACTIVE.encode():
+                        raise NeedsRelink(message)  # marked already, for this very token
+                    pipe.multi()
+                    data = {"provider": provider, "staff_id": staff_id, "reason": reason}
+                    results.enqueue_result(r, site_id, "account.needs_relink", data, pipeline=pipe)
+                    pipe.hset(key, mapping={"status": vault.NEEDS_RELINK, "updated_at": repr(time.time())})
+                    pipe.execute()
+                    log.warning("%s account %s/%s needs relinking: %s", provider, site_id, staff_id, reason)
+                    raise NeedsRelink(message)
+            except redis.WatchError:
+                continue
+        newer = _newer(app, account)
+        if newer is not None:
+            return newer
+        account = _read(app, site_id, provider, staff_id)  # the same token, sealed again: try again
+    raise TokenBusy(f"the {provider} account of staff {staff_id} keeps changing")

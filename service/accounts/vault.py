@@ -12,6 +12,10 @@ One Redis hash per account, `mb:s:{site}:acct:{provider}:{staff_id}` (service.st
 Never an e-mail address or a name. The set `mb:s:{site}:accts` lists a site's accounts. Reading a
 token sealed with an older key seals it again with the current one (compare-and-set, so a newer
 token written meanwhile is never overwritten); `rotate()` does that for every sealed value at once.
+
+`replace_token()` is the refresh's fenced write: it stores a refreshed token only while the account still
+holds the sealed token the refresh started from (`Account.sealed`), so a refresh that outlived its lock
+never overwrites a newer token.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import redis
 
+from service.bookings import records
 from service.crypto import DecryptError, Keyring
 from service.sites import registry
 from service.storage import keys
@@ -43,6 +48,14 @@ TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_at", "sc
 _CAS = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0"  # noqa: E501
 # Store a refreshed token only while the account exists (a concurrent unlink wins).
 _UPDATE = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'token', ARGV[1], 'updated_at', ARGV[2]) return 1 end return 0"  # noqa: E501
+# Replace the token only while it is still ARGV[1]: 1 written, 0 changed meanwhile, -1 account gone.
+_FENCED = """
+local current = redis.call('HGET', KEYS[1], 'token')
+if not current then return -1 end
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'token', ARGV[2], 'updated_at', ARGV[3])
+return 1
+"""
 # active -> needs_relink; returns 1 only for the transition, so the site is told once.
 _RELINK = "if redis.call('HGET', KEYS[1], 'status') == 'active' then redis.call('HSET', KEYS[1], 'status', 'needs_relink', 'updated_at', ARGV[1]) return 1 end return 0"  # noqa: E501
 
@@ -60,6 +73,7 @@ class Account:
     updated_at: float
     provider_user_id: str | None = None
     token: dict[str, Any] = field(default_factory=dict, repr=False)
+    sealed: bytes = field(default=b"", repr=False)  # the token as stored when read: the refresh's fence
 
     def public(self) -> dict[str, Any]:
         """What the accounts API shows: no token, no provider user id."""
@@ -146,9 +160,12 @@ def load(r: redis.Redis, keyring: Keyring, site_id: str, provider: str, staff_id
     if not raw or "token" not in raw:
         return None
     aad = token_aad(site_id, provider, staff_id)
-    token, stale = keyring.open_json(raw["token"], aad)
+    sealed = raw["token"]
+    token, stale = keyring.open_json(sealed, aad)
     if stale:
-        r.eval(_CAS, 1, key, "token", raw["token"], keyring.seal_json(token, aad))
+        resealed = keyring.seal_json(token, aad)
+        if r.eval(_CAS, 1, key, "token", sealed, resealed):
+            sealed = resealed
     uid = raw.get("provider_user_id")
     return Account(
         site_id=site_id,
@@ -160,6 +177,7 @@ def load(r: redis.Redis, keyring: Keyring, site_id: str, provider: str, staff_id
         updated_at=float(raw.get("updated_at", 0)),
         provider_user_id=uid.decode() if uid else None,
         token=token,
+        sealed=sealed,
     )
 
 
@@ -169,6 +187,20 @@ def update_token(
     """Persist a refreshed token; False when the account was unlinked meanwhile (nothing written)."""
     sealed = keyring.seal_json(stored_token(token), token_aad(site_id, provider, staff_id))
     return bool(r.eval(_UPDATE, 1, keys.account(site_id, provider, staff_id), sealed, repr(time.time())))
+
+
+def replace_token(r: redis.Redis, keyring: Keyring, account: Account, token: dict[str, Any]) -> str:
+    """Store a refreshed token in place of `account.token`, only while the account still holds it.
+
+    Returns:
+        `written`; `changed` (another token was stored since `account` was read, by a refresh or a
+        relink: that one is newer and stays); `gone` (the account was unlinked meanwhile).
+    """
+    site_id, provider, staff_id = account.site_id, account.provider, account.staff_id
+    sealed = keyring.seal_json(stored_token(token), token_aad(site_id, provider, staff_id))
+    key = keys.account(site_id, provider, staff_id)
+    done = r.eval(_FENCED, 1, key, account.sealed, sealed, repr(time.time()))
+    return {1: "written", 0: "changed", -1: "gone"}[int(done)]
 
 
 def mark_needs_relink(r: redis.Redis, site_id: str, provider: str, staff_id: str) -> bool:
@@ -232,10 +264,12 @@ class RotationReport:
 
 
 def rotate(r: redis.Redis, keyring: Keyring) -> RotationReport:
-    """Seal every stored secret with the current key: site signing secrets and account tokens.
+    """Seal every value kept sealed at rest with the current key: site signing secrets, account tokens,
+    and the bookings' join links and event links.
 
     Values already sealed with the current key are counted as scanned only. A value that no key opens
-    is counted as failed and left as it is (the old key must then stay until it is dealt with).
+    is counted as failed and left as it is (the old key must then stay until it is dealt with). Each
+    value is replaced by compare-and-set, so a newer value written meanwhile is never overwritten.
     """
     report = RotationReport()
     for raw_site in sorted(r.smembers(keys.SITES)):
@@ -247,7 +281,27 @@ def rotate(r: redis.Redis, keyring: Keyring) -> RotationReport:
             _rewrap(
                 r, keyring, report, "account_tokens", key, "token", token_aad(site_id, provider, staff_id)
             )
+    for site_id, booking_id in _bookings(r):
+        key = keys.booking(site_id, booking_id)
+        _rewrap(
+            r, keyring, report, "booking_join_urls", key, "join", records.join_url_aad(site_id, booking_id)
+        )
+        _rewrap(
+            r, keyring, report, "booking_event_links", key, "glink", records.link_aad(site_id, booking_id)
+        )
     return report
+
+
+def _bookings(r: redis.Redis) -> list[tuple[str, str]]:
+    """(site id, booking id) of every booking record, by one SCAN of the keyspace (rotation is rare)."""
+    pattern = keys.booking("*", "")  # mb:s:*:bk:
+    head, _, middle = pattern.partition("*")
+    found = set()
+    for raw in r.scan_iter(match=pattern + "*", count=1000, _type="hash"):
+        site_id, _, booking_id = raw.decode().removeprefix(head).partition(middle)
+        if booking_id and ":" not in site_id:
+            found.add((site_id, booking_id))
+    return sorted(found)
 
 
 def _rewrap(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from service import vault_keys
@@ -22,11 +23,20 @@ sites_group = AppGroup("sites", help="Manage the WordPress sites allowed to send
 @sites_group.command("create")
 @click.option("--name", required=True, help="The site's display name.")
 @click.option("--url", required=True, help="The site's origin, e.g. https://shop.example.com.")
-@click.option("--callback-url", default=None, help="Where results are POSTed (default: the plugin's route).")
+@click.option(
+    "--callback-url",
+    default=None,
+    help="Where results are POSTed (default: the plugin's route); https:// unless on this machine.",
+)
 def create_command(name: str, url: str, callback_url: str | None) -> None:
     """Register a site; prints its id and its signing secret (shown only once)."""
+    development = current_app.config["MEETBRIDGE_ENV"] == "development"
     try:
-        _echo(registry.create(redis_client.get(), vault_keys.get(), name, url, callback_url))
+        _echo(
+            registry.create(
+                redis_client.get(), vault_keys.get(), name, url, callback_url, allow_http=development
+            )
+        )
     except registry.SiteError as exc:
         raise click.BadParameter(str(exc)) from None
 

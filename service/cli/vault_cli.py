@@ -1,5 +1,6 @@
 """Operator command: `flask --app service vault rotate`, after putting a new key first in
-`MEETBRIDGE_VAULT_KEYS`. Prints JSON counts; when `failed` is 0 the old key can be removed once the
+`MEETBRIDGE_VAULT_KEYS`. Seals site secrets, account tokens and the bookings' join and event links with
+it and prints JSON counts, per kind in `by_kind`; when `failed` is 0 the old key can be removed once the
 jobs still waiting in RQ (their payloads are sealed too, and are not rewritten) have run out:
 `pending_jobs` counts them (queued, scheduled for a retry, running or failed)."""
 
@@ -22,7 +23,7 @@ vault_group = AppGroup("vault", help="Manage the token vault's encryption.")
 
 @vault_group.command("rotate")
 def rotate_command() -> None:
-    """Seal every site secret and account token with the current (first) vault key."""
+    """Seal every site secret, account token and booking link with the current (first) vault key."""
     keyring = vault_keys.get()
     r = redis_client.get()
     report = vault.rotate(r, keyring)

@@ -22,6 +22,7 @@ from service.accounts import oauth_clients, vault
 from service.crypto import DecryptError
 from service.linking import connect_links
 from service.linking import connect_pages as pages
+from service.providers import answers
 from service.sites import registry
 from service.storage import redis_client
 
@@ -114,7 +115,8 @@ def _fail(reason: str, detail: str | None = None):
 
 @bp.errorhandler(OAuthError)
 def _provider_refused(exc: OAuthError):
-    return _fail("provider_error", str(exc.error))  # raised only after g.connect_link is set
+    code = answers.token(exc.error) or "unexpected_error"  # the provider's own text is not logged
+    return _fail("provider_error", code)  # raised only after g.connect_link is set
 
 
 @bp.errorhandler(requests.RequestException)

@@ -44,6 +44,7 @@ from service.exceptions import (
 )
 from service.providers import clients
 from service.providers.google_calendar import event_id
+from service.providers.zoom_meetings import marker
 from service.sites import registry, results
 from service.storage import keys, ledger, queues
 
@@ -99,12 +100,25 @@ def forget_booking(r: redis.Redis, site_id: str, booking_id: str, record: dict[b
 
 
 def _zoom(site_id: str, booking_id: str, record: dict[bytes, bytes]) -> str:
-    """`deleted`, `already_gone`, `none` (no meeting) or `unreachable` (the account is not usable)."""
+    """`deleted`, `already_gone`, `none` (no meeting) or `unreachable` (the account is not usable).
+    A meeting whose id was never recorded (a crash between the create call and the record; `zintent`)
+    is found by the booking's marker in its agenda, as a sync does."""
     zoom_id, staff = record.get(b"zoom_id"), record.get(b"staff")
-    if not zoom_id or record.get(b"state") == b"cancelled":
+    if record.get(b"state") == b"cancelled" or not (zoom_id or record.get(b"zintent")):
         return "none"
     if not staff:
         return "unreachable"
+    if not zoom_id:
+        reference = marker(site_id, booking_id)
+        try:
+            found = _provider_call(
+                site_id, "zoom", staff.decode(), lambda token, zoom: zoom.find(token, reference)
+            )
+        except (AccountNotLinked, NeedsRelink):
+            return "unreachable"
+        if found is None:
+            return "none"
+        zoom_id = str(found["id"]).encode()
     outcome = meetings.delete_zoom_meeting(site_id, booking_id, staff.decode(), zoom_id.decode())
     if outcome == "retry":
         raise ProviderBusy("Zoom could not be reached; nothing was erased, try again")
@@ -112,25 +126,40 @@ def _zoom(site_id: str, booking_id: str, record: dict[bytes, bytes]) -> str:
 
 
 def _google(site_id: str, booking_id: str, record: dict[bytes, bytes]) -> str:
+    """The event is deleted by its deterministic id even when none was recorded (a crash between the
+    insert and the record); then a 404, or no Google account, means there was none."""
     staff = record.get(b"staff")
-    if not (record.get(b"gcal") or record.get(b"glink")):
-        return "none"
+    recorded = bool(record.get(b"gcal") or record.get(b"glink"))
+    if record.get(b"state") == b"cancelled":
+        return "none"  # the cancellation deleted it
     if not staff:
-        return "unreachable"
-    calendar = clients.calendar()
+        return "unreachable" if recorded else "none"
     eid = event_id(site_id, booking_id)
     try:
-        clients.call(
-            site_id, "google", staff.decode(), lambda token: calendar.delete(token, "primary", eid, "none")
+        _provider_call(
+            site_id,
+            "google",
+            staff.decode(),
+            lambda token, calendar: calendar.delete(token, "primary", eid, "none"),
         )
     except Gone:
-        return "already_gone"
-    except (AccountNotLinked, NeedsRelink):
+        return "already_gone" if recorded else "none"
+    except AccountNotLinked:
+        return "unreachable" if recorded else "none"
+    except NeedsRelink:
         return "unreachable"
-    except (clients.Postpone, TokenBusy, ProviderUnavailable, ProviderRejected) as exc:
-        log.warning("erasure: Google event of %s/%s not deleted: %s", site_id, booking_id, type(exc).__name__)
-        raise ProviderBusy("Google Calendar could not be reached; try again") from None
     return "deleted"
+
+
+def _provider_call(site_id: str, provider: str, staff_id: str, fn):
+    """`fn(token, client)` with the staff member's account; a transient failure erases nothing."""
+    client = clients.zoom() if provider == "zoom" else clients.calendar()
+    try:
+        return clients.call(site_id, provider, staff_id, lambda token: fn(token, client))
+    except (clients.Postpone, TokenBusy, ProviderUnavailable, ProviderRejected) as exc:
+        log.warning("erasure: %s item of %s not deleted: %s", provider, site_id, type(exc).__name__)
+        label = "Zoom" if provider == "zoom" else "Google Calendar"
+        raise ProviderBusy(f"{label} could not be reached; try again") from None
 
 
 # -- jobs ---------------------------------------------------------------------------------------------

@@ -6,9 +6,11 @@ Every request must carry `x-zm-request-timestamp` (Unix seconds, within 5 minute
 
 - `endpoint.url_validation`: answers `{"plainToken", "encryptedToken"}` (hex HMAC-SHA256 of the plain
   token with the same secret), which Zoom checks when the endpoint is saved and every 72 hours.
-- `meeting.ended`: the booking whose meeting it is (`keys.ZOOM_MEETINGS`) becomes due for cleanup now
-  and a cleanup run is queued, so the meeting is deleted minutes after it ends, not after the grace
-  period.
+- `meeting.ended`: once the booking whose meeting it is (`keys.ZOOM_MEETINGS`) has ended (its recorded
+  end has passed), it becomes due for cleanup now and a cleanup run is queued, so the meeting is deleted
+  minutes after it ends, not after the grace period. A meeting ended before its booking's end (a host
+  who starts it early to test it, or ends it by mistake) is kept, with its join link (`kept`): the
+  booking's own cleanup, at its end plus the grace period, deletes it.
 - `app_deauthorized`: the user removed the app. As the Marketplace requires, everything obtained
   through it is deleted: every account's tokens linked to that Zoom user, and the Zoom meeting ids and
   join links of their bookings (service.privacy.erasure.forget_zoom_user). Each site concerned is told with a
@@ -106,9 +108,13 @@ def _meeting_ended(payload: dict):
     if member is None:
         return jsonify({"status": "ignored"})
     site_id, _, booking_id = member.decode().partition("|")
-    if r.hget(keys.booking(site_id, booking_id), "zoom_id") != str(meeting_id).encode():
+    zoom_id, end = r.hmget(keys.booking(site_id, booking_id), "zoom_id", "end")
+    if zoom_id != str(meeting_id).encode():
         r.hdel(keys.ZOOM_MEETINGS, str(meeting_id))  # a stale entry
         return jsonify({"status": "ignored"})
+    if end is None or float(end) > time.time():
+        log.info("zoom meeting.ended: booking %s/%s has not ended yet: meeting kept", site_id, booking_id)
+        return jsonify({"status": "kept"})
     r.zadd(keys.MEETINGS_DUE, {member: time.time()}, xx=True, lt=True)
     Queue(MAINTENANCE, connection=r).enqueue(
         "workers.cleanup.run_job",

@@ -4,10 +4,12 @@ The service object is built once (`GOOGLE_CALENDAR_API_ENDPOINT` as its api_endp
 code talks to Google or to the sandbox) and every call carries the account's access token through a
 tiny bearer wrapper around one shared `httplib2.Http` (connections are reused between jobs). Errors
 map to the project's exceptions: 401 `Unauthorized`; 403 `rateLimitExceeded`/`userRateLimitExceeded`
-and 429 `RateLimited`; 404/410 `Gone`; 409 `Conflict`; 5xx and transport errors
-`ProviderUnavailable`; 403 `insufficientPermissions` `MissingScope` (a `ProviderRejected`); any other 4xx
-`ProviderRejected`. `freebusy()` asks for busy periods only: no titles, no attendees; `probe()` lists at
-most one event to prove a token works.
+and 429 `RateLimited` (`Retry-After` in seconds or as an HTTP date); 404/410 `Gone`; 409 `Conflict`; 5xx
+and transport errors `ProviderUnavailable`; 403 `insufficientPermissions` `MissingScope` (a
+`ProviderRejected`); any other 4xx `ProviderRejected`. Messages are a stable code and MeetBridge's own
+words with Google's `reason` tokens (service.providers.answers): Google's message text, which may echo
+an attendee or a title, is never kept. `freebusy()` asks for busy periods only: no titles, no
+attendees; `probe()` lists at most one event to prove a token works.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from service.exceptions import (
     RateLimited,
     Unauthorized,
 )
+from service.providers import answers
 
 TIMEOUT = 10
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -105,12 +108,15 @@ class GoogleCalendar:
         body = {"timeMin": time_min, "timeMax": time_max, "timeZone": "UTC", "items": [{"id": calendar_id}]}
         answer = self._execute(self._service.freebusy().query(body=body), token, reconnect=True)
         calendar = (answer.get("calendars") or {}).get(calendar_id) or {}
-        errors = {str(item.get("reason")) for item in calendar.get("errors") or [] if isinstance(item, dict)}
-        named = ", ".join(sorted(errors)) or "no busy list"
+        items = [item for item in calendar.get("errors") or [] if isinstance(item, dict)]
+        errors = {str(item.get("reason")) for item in items}
+        named = ", ".join(answers.tokens(item.get("reason") for item in items)) or "no busy list"
         if errors & _TRANSIENT_CALENDAR_REASONS:
-            raise ProviderUnavailable(f"Google Calendar could not read busy times ({named})")
+            raise ProviderUnavailable(
+                f"google_unavailable: Google Calendar could not read busy times ({named})"
+            )
         if errors or "busy" not in calendar:
-            raise ProviderRejected(f"Google Calendar refused busy times ({named})")
+            raise ProviderRejected(f"google_rejected: Google Calendar refused busy times ({named})")
         return [{"start": str(period["start"]), "end": str(period["end"])} for period in calendar["busy"]]
 
     def _execute(self, request, token: str, *, reconnect: bool = False):
@@ -127,25 +133,26 @@ class GoogleCalendar:
                 self._http.connections.clear()
                 return self._execute(request, token)
             raise ProviderUnavailable(
-                f"Google Calendar could not be reached ({type(exc).__name__})"
+                f"google_unreachable: Google Calendar could not be reached ({type(exc).__name__})"
             ) from None
 
 
 def _error(exc: HttpError) -> Exception:
+    """The exception for an error answer; its message quotes only the status and Google's reasons."""
     status = exc.status_code
     reasons = {detail.get("reason") for detail in (exc.error_details or []) if isinstance(detail, dict)}
-    message = str(exc.reason or "no details")[:300]
+    said = answers.details(status, ", ".join(answers.tokens(reasons)) or None)
     if status == 401:
-        return Unauthorized(f"Google rejected the access token: {message}")
+        return Unauthorized(f"google_unauthorized: Google rejected the access token ({said})")
     if status == 429 or (status == 403 and reasons & _RATE_LIMIT_REASONS):
-        retry_after = exc.resp.get("retry-after")
-        return RateLimited(f"Google rate limit: {message}", float(retry_after) if retry_after else None)
+        wait = answers.retry_after(exc.resp.get("retry-after"))
+        return RateLimited(f"google_rate_limited: Google Calendar asked to slow down ({said})", wait)
     if status == 403 and "insufficientPermissions" in reasons:
-        return MissingScope(f"Google Calendar refused the request ({status}): {message}")
+        return MissingScope(f"google_missing_scope: the grant does not allow this Calendar request ({said})")
     if status in (404, 410):
-        return Gone(f"Google Calendar: {message}")
+        return Gone(f"google_not_found: Google Calendar has no such event ({said})")
     if status == 409:
-        return Conflict(f"Google Calendar: {message}")
+        return Conflict(f"google_conflict: the event id is taken in Google Calendar ({said})")
     if status >= 500:
-        return ProviderUnavailable(f"Google Calendar answered {status}")
-    return ProviderRejected(f"Google Calendar refused the request ({status}): {message}")
+        return ProviderUnavailable(f"google_unavailable: Google Calendar answered {said}")
+    return ProviderRejected(f"google_rejected: Google Calendar refused the request ({said})")

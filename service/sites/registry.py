@@ -3,10 +3,15 @@
 A site record is a Redis hash. Its signing secrets are sealed with the vault keys (associated data
 binds them to the site); `ver` changes whenever the secrets do, so a process that caches them can
 tell, inside the same Redis round trip that accepts an event, that its copy is stale.
+
+Results carry join links and are signed, not encrypted, so a callback URL must be `https://`; plain
+`http://` is accepted only in development or to a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`),
+as OAuth allows for native apps, so a WordPress on the same host still works.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from collections.abc import Sequence
@@ -64,6 +69,28 @@ def _origin(url: str, what: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` (a URL's hostname) names this machine: `localhost` or a loopback address."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_callback(callback: str, what: str, allow_http: bool) -> None:
+    parts = urlsplit(callback)
+    if parts.scheme == "https" or allow_http or is_loopback(parts.hostname):
+        return
+    raise SiteError(
+        f"{what} must be https:// (results carry join links); plain http:// is accepted only for a "
+        f"loopback address (127.0.0.1, [::1], localhost) or with MEETBRIDGE_ENV=development, got {callback!r}"
+    )
+
+
 def _aad(site_id: str) -> bytes:
     return f"site-secrets|{site_id}".encode()
 
@@ -77,15 +104,28 @@ def _new_id() -> str:
     return "site_" + "".join(secrets.choice(alphabet) for _ in range(16))
 
 
-def create(r: redis.Redis, keyring: Keyring, name: str, url: str, callback_url: str | None = None) -> dict:
+def create(
+    r: redis.Redis,
+    keyring: Keyring,
+    name: str,
+    url: str,
+    callback_url: str | None = None,
+    *,
+    allow_http: bool = False,
+) -> dict:
     """Register a site.
+
+    Args:
+        allow_http: accept a plain `http://` callback URL to any host (development only); without it
+            only a loopback host may be reached over plain HTTP.
 
     Returns:
         `{"site_id", "secret", "name", "url", "callback_url", "created_at"}`; the secret is shown
         only here.
 
     Raises:
-        SiteError: the name is empty or too long, or a URL is not http(s).
+        SiteError: the name is empty or too long, a URL is not http(s), or the callback URL is plain
+            `http://` to a host other than this machine's (without `allow_http`).
     """
     name = name.strip()
     if not 0 < len(name) <= 200:
@@ -93,6 +133,8 @@ def create(r: redis.Redis, keyring: Keyring, name: str, url: str, callback_url: 
     origin = _origin(url, "--url")
     callback = callback_url.strip() if callback_url else origin + DEFAULT_CALLBACK_PATH
     _origin(callback, "--callback-url")
+    what = "--callback-url" if callback_url else "the callback URL (the plugin's route under --url)"
+    _check_callback(callback, what, allow_http)
     site_id = _new_id()
     secret = generate_secret()
     now = time.time()

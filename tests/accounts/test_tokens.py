@@ -145,6 +145,70 @@ def test_after_a_401_only_the_token_that_failed_is_refreshed(site):
     assert len(responses.calls) == 1
 
 
+def _meanwhile(site, provider: str, answer: tuple[int, dict], newer: dict):
+    """A token endpoint that answers `answer`, after another process (whose refresh started once this
+    one's lock had lapsed) stored `newer` while this refresh was on its way."""
+
+    def callback(request):
+        vault.update_token(redis_client.get(), vault_keys.get(), site["site_id"], provider, "7", newer)
+        return answer[0], {"Content-Type": "application/json"}, json.dumps(answer[1])
+
+    return callback
+
+
+NEWER = {"access_token": "newer-at", "refresh_token": "newer-rt", "token_type": "bearer", "expires_in": 3599}
+
+
+@responses.activate
+def test_a_refresh_that_outlived_its_lock_never_marks_a_healthy_account_needs_relink(site):
+    link(site, 10)
+    refused = (400, {"reason": "Invalid Token!", "error": "invalid_grant"})  # the other one rotated it
+    responses.add_callback(responses.POST, ZOOM_TOKEN_URL, callback=_meanwhile(site, "zoom", refused, NEWER))
+    session = tokens.session_for(site["site_id"], "zoom", "7")
+    assert session.token["access_token"] == "newer-at"
+    account = stored(site)
+    assert account.status == "active" and account.token["refresh_token"] == "newer-rt"
+    assert not delivery_jobs()  # the site is not told to relink a healthy account
+
+
+@responses.activate
+def test_a_refresh_that_outlived_its_lock_never_overwrites_a_newer_token(site):
+    link(site, 10, "google")
+    late = (200, {"access_token": "late-at", "expires_in": 3599, "token_type": "Bearer"})
+    responses.add_callback(
+        responses.POST,
+        "https://localhost:8444/google/token",
+        callback=_meanwhile(site, "google", late, NEWER),
+    )
+    session = tokens.session_for(site["site_id"], "google", "7")
+    assert session.token["access_token"] == "newer-at"
+    assert stored(site, "google").token["access_token"] == "newer-at"
+
+
+@responses.activate
+def test_invalid_grant_for_the_stored_token_still_marks_needs_relink_after_a_key_rotation(site, app):
+    # The same token, only sealed again with another key meanwhile, is still the refused one.
+    link(site, 10)
+    responses.post(ZOOM_TOKEN_URL, status=400, json={"reason": "Invalid Token!", "error": "invalid_grant"})
+    account = stored(site)
+    key = keys.account(site["site_id"], "zoom", "7")
+    resealed = vault_keys.get().seal_json(account.token, vault.token_aad(site["site_id"], "zoom", "7"))
+    redis_client.get().hset(key, "token", resealed)
+    with pytest.raises(NeedsRelink):
+        tokens._needs_relink(app, redis_client.get(), account, "invalid_grant")
+    assert stored(site).status == "needs_relink" and len(delivery_jobs()) == 1
+
+
+@responses.activate
+def test_a_refresh_error_text_is_not_repeated(site, caplog):
+    link(site, 10)
+    responses.post(ZOOM_TOKEN_URL, status=400, json={"error": "Bad thing for cus@example.com", "reason": "x"})
+    with pytest.raises(ProviderUnavailable) as raised:
+        tokens.session_for(site["site_id"], "zoom", "7")
+    assert "cus@example.com" not in str(raised.value) and "cus@example.com" not in caplog.text
+    assert "unexpected_error" in str(raised.value)
+
+
 def test_unlinked_account(site):
     with pytest.raises(AccountNotLinked):
         tokens.session_for(site["site_id"], "zoom", "7")
@@ -165,6 +229,27 @@ def test_deliver_result_posts_a_signed_body_with_the_current_secret(site):
     assert webhooks.verify([secret], request.headers, request.body) == "msg_abc"
     body = json.loads(request.body)
     assert body["type"] == "account.needs_relink" and body["data"] == data and body["timestamp"].endswith("Z")
+
+
+@responses.activate
+def test_deliver_result_is_signed_with_every_secret_the_site_may_still_hold(site):
+    callback = "https://shop.example.com/wp-json/meetbridge/v1/results"
+    responses.post(callback, status=204)
+    r, keyring = redis_client.get(), vault_keys.get()
+    rotated = registry.rotate_secret(r, keyring, site["site_id"], 3600)
+    sealed = keyring.seal_json({}, results.result_aad(site["site_id"], "msg_abc"))
+    deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed)
+    request = responses.calls[0].request
+    assert len(request.headers["webhook-signature"].split()) == 2
+    for secret in (site["secret"], rotated["secret"]):  # a WordPress with either secret verifies it
+        assert webhooks.verify([webhooks.secret_bytes(secret)], request.headers, request.body) == "msg_abc"
+
+    registry.rotate_secret(r, keyring, site["site_id"], 0)  # no grace: the old secrets are revoked
+    deliver.deliver_result(site["site_id"], "msg_abc", "account.needs_relink", sealed)
+    request = responses.calls[1].request
+    assert len(request.headers["webhook-signature"].split()) == 1
+    with pytest.raises(webhooks.BadSignature):
+        webhooks.verify([webhooks.secret_bytes(rotated["secret"])], request.headers, request.body)
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,40 @@ def test_vault_rotate_reports_values_no_key_opens(redis_url, tmp_path):
     )
     assert result.exit_code != 0
     assert '"failed": 1' in result.output and "keep the old key" in result.output
+
+
+def test_vault_rotate_rewraps_the_bookings_join_and_event_links(redis_url, tmp_path):
+    from service.bookings import records
+
+    old, new = generate_key("old"), generate_key("new")
+    before = make_app(redis_url, tmp_path, old)
+    with before.app_context():
+        r, keyring = redis_client.get(), vault_keys.get()
+        site = registry.create(r, keyring, "Shop", "https://shop.example.com")
+        site_id = site["site_id"]
+        for booking_id, fields in (("b:1", ("join", "glink")), ("b2", ("join",)), ("b3", ())):
+            record = {"rev": 1, "state": "synced", "zoom_id": "81234567890", "end": 1_900_000_000}
+            if "join" in fields:
+                record["join"] = keyring.seal(
+                    b"https://zoom.us/j/1", records.join_url_aad(site_id, booking_id)
+                )
+            if "glink" in fields:
+                record["glink"] = keyring.seal(b"https://cal/e", records.link_aad(site_id, booking_id))
+            r.hset(keys.booking(site_id, booking_id), mapping=record)
+
+    rotating = make_app(redis_url, tmp_path, f"{new},{old}")
+    counts = json.loads(rotating.test_cli_runner().invoke(args=["vault", "rotate"]).output)
+    assert counts["by_kind"]["booking_join_urls"] == {"scanned": 2, "rewrapped": 2, "failed": 0}
+    assert counts["by_kind"]["booking_event_links"] == {"scanned": 1, "rewrapped": 1, "failed": 0}
+    assert counts["failed"] == 0
+
+    after = make_app(redis_url, tmp_path, new)  # the old key is gone: the bookings still read and export
+    client = after.test_client()
+    path = f"/v1/sites/{site_id}/bookings/b:1"
+    answer = client.get(path, headers=signing.request_headers(site["secret"], "GET", path))
+    assert answer.status_code == 200, answer.get_data()
+    assert answer.get_json()["zoom"]["join_url"] == "https://zoom.us/j/1"
+    assert answer.get_json()["google"]["html_link"] == "https://cal/e"
+    path = f"/v1/sites/{site_id}/export"
+    exported = client.get(path, headers=signing.request_headers(site["secret"], "GET", path)).get_json()
+    assert sorted(b["booking_id"] for b in exported["bookings"]) == ["b2", "b3", "b:1"]

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.stack
 
 TTL = 3
 DAY = ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")
-STAFF = {"7": "seven@example.com", "8": "eight@example.com", "9": "nine@example.com", "10": "ten@example.com"}
+STAFF = {"7": "seven@example.com", "8": "eight@example.com", "9": "nine@example.com", "10": "ten@example.com",
+         "11": "eleven@example.com"}  # fmt: skip
 
 
 class Env(SiteStack):
@@ -141,6 +142,17 @@ def test_a_google_rate_limit_is_a_503_with_retry_after_and_google_is_left_alone_
     answer = env.availability("8", start, "2026-12-10T00:00:00Z")
     assert answer.status_code == 200, answer.text
     assert answer.json()["busy"] == []
+
+
+def test_a_retry_after_given_as_an_http_date_is_a_503_with_retry_after_in_seconds(env):
+    env.sandbox.post("failures", {"provider": "google", "kind": "429", "count": 1, "retry_after": 5,
+                                  "retry_after_format": "http-date", "match": "/freeBusy"})  # fmt: skip
+    limited = env.availability("11", "2026-12-06T00:00:00Z", "2026-12-07T00:00:00Z")
+    assert limited.status_code == 503, limited.text
+    assert limited.json()["error"] == "rate_limited" and 3 <= int(limited.headers["Retry-After"]) <= 5
+    held = env.availability("11", "2026-12-06T00:00:00Z", "2026-12-07T00:00:00Z")
+    assert held.status_code == 503 and held.json()["error"] == "rate_limited"  # Google is left alone
+    assert "Traceback" not in env.stack.logs()
 
 
 def test_a_google_outage_is_a_503_with_retry_after(env):

@@ -270,6 +270,16 @@ def test_a_failed_exchange_links_nothing(client, app, site, provider_answer, rea
 
 
 @responses.activate
+def test_a_provider_error_text_is_not_logged(client, app, site, caplog):
+    echo = "no user sam.staff@example.com"
+    responses.post("https://localhost:8444/zoom/oauth/token", status=400, json={"error": echo})
+    query = started(client, site)
+    result = outcome(callback(client, "zoom", code="c", state=query["state"]))
+    assert result["reason"] == "provider_error" and nothing_linked(app)
+    assert "unexpected_error" in caplog.text and echo not in caplog.text
+
+
+@responses.activate
 def test_denied_consent_and_provider_errors_link_nothing(client, app, site):
     query = started(client, site)
     result = outcome(callback(client, "zoom", error="access_denied", state=query["state"]))

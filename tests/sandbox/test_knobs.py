@@ -148,3 +148,46 @@ def test_unknown_provider_paths_answer_in_provider_shape(sb):
     assert google.status_code == 404 and google.json()["error"]["code"] == 404
     zoom = requests.get(sb.url("/zoom/v2/nothing"), timeout=10)
     assert zoom.status_code == 404 and zoom.json()["code"] == 404
+
+
+def test_a_delay_holds_only_the_matching_calls_it_was_queued_for(sb):
+    me = sb.url("/zoom/v2/users/me")
+    sb.knob("delays", {"ms": 400, "match": "/users/me", "count": 1})
+    assert sb.state()["knobs"]["delays"] == [{"ms": 400, "match": "/users/me", "count": 1}]
+    other, _ = _timed(sb.url("/google/calendar/v3/calendars/primary/events"))
+    held, _ = _timed(me)
+    after, _ = _timed(me)
+    assert held >= 0.38 and other < 0.3 and after < 0.3
+    assert sb.state()["knobs"]["delays"] == []
+    for bad in ({"ms": 0, "match": "/x"}, {"ms": 10}, {"ms": 10, "match": "/x", "count": 0}):
+        assert requests.post(sb.url("/_sandbox/delays"), json=bad, timeout=10).status_code == 400
+
+
+def test_a_retry_after_can_be_an_http_date(sb):
+    from email.utils import parsedate_to_datetime
+
+    headers = {"Authorization": "Bearer " + sb.zoom_token()["access_token"]}
+    failure = {"provider": "zoom", "kind": "429", "retry_after": 30, "retry_after_format": "http-date"}
+    sb.knob("failures", failure)
+    limited = requests.get(sb.url("/zoom/v2/users/me"), headers=headers, timeout=10)
+    assert limited.status_code == 429
+    assert 28 <= parsedate_to_datetime(limited.headers["Retry-After"]).timestamp() - time.time() <= 31
+    bad = {**failure, "retry_after_format": "minutes"}
+    assert requests.post(sb.url("/_sandbox/failures"), json=bad, timeout=10).status_code == 400
+
+
+def test_a_refusal_can_echo_what_it_was_sent(sb):
+    echo = "Invalid attendee cus@example.com"
+    zoom_headers = {"Authorization": "Bearer " + sb.zoom_token()["access_token"]}
+    google_headers = {"Authorization": "Bearer " + sb.google_token()["access_token"]}
+    sb.knob("failures", {"provider": "zoom", "kind": "400", "message": echo})
+    sb.knob("failures", {"provider": "google", "kind": "400", "message": echo})
+    zoom = requests.get(sb.url("/zoom/v2/users/me"), headers=zoom_headers, timeout=10)
+    assert zoom.status_code == 400 and zoom.json() == {"code": 300, "message": echo}
+    google = requests.get(
+        sb.url("/google/calendar/v3/calendars/primary/events"), headers=google_headers, timeout=10
+    )
+    assert google.status_code == 400 and google.json()["error"]["errors"][0]["reason"] == "invalid"
+    assert google.json()["error"]["message"] == echo
+    not_400 = {"provider": "zoom", "kind": "500", "message": echo}
+    assert requests.post(sb.url("/_sandbox/failures"), json=not_400, timeout=10).status_code == 400

@@ -74,6 +74,32 @@ def meeting_of(sandbox, site, booking_id: str) -> dict | None:
     return found[0] if found else None
 
 
+def _rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch))
+
+
+def zoom_ended(stack, meeting_id) -> dict:
+    """Zoom's signed `meeting.ended` for one meeting; the JSON answer."""
+    from service.privacy.zoom_webhooks import sign
+
+    body = json.dumps({"event": "meeting.ended", "event_ts": 1, "payload": {"object": {"id": meeting_id}}})
+    stamp = str(int(time.time()))
+    signature = "v0=" + sign("sandbox-zoom-webhook", f"v0:{stamp}:{body}".encode())
+    answer = requests.post(
+        f"{stack.base_url}/v1/zoom/events",
+        data=body,
+        headers={
+            "x-zm-signature": signature,
+            "x-zm-request-timestamp": stamp,
+            "Content-Type": "application/json",
+        },
+        verify=str(stack.certs.bundle),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 def deletes(sandbox, meeting_id) -> int:
     return sum(
         1
@@ -112,31 +138,33 @@ def test_cleanup_by_cron_by_the_cli_and_by_zoom_then_sites_delete(env):
     processes.wait_for(lambda: meeting_of(sandbox, site, "past-2")["deleted"], timeout=90, what="cleanup")
     assert deletes(sandbox, second["id"]) == 1
 
-    # 3. Zoom says a future meeting ended: it is deleted now, its record kept until end + 1 day.
-    post(stack, site, "live", "2030-01-05T10:00:00+00:00", "2030-01-05T10:30:00+00:00")
-    live = processes.wait_for(lambda: meeting_of(sandbox, site, "live"), timeout=60, what="meeting created")
-    key = keys.booking(site["site_id"], "live")
+    # 3. Zoom says the meeting of a booking that starts tomorrow ended (a host tried it early): it is kept,
+    # with its join link, even through a cleanup run; once a booking has ended, the same webhook makes its
+    # cleanup due at once instead of after the grace period.
+    tomorrow = time.time() + 86400
+    post(stack, site, "early", _rfc3339(tomorrow), _rfc3339(tomorrow + 1800))
+    early = processes.wait_for(lambda: meeting_of(sandbox, site, "early"), timeout=60, what="meeting created")
+    key = keys.booking(site["site_id"], "early")
     processes.wait_for(lambda: r.hget(key, "state") == b"synced", timeout=60, what="synced")
-    body = json.dumps({"event": "meeting.ended", "event_ts": 1, "payload": {"object": {"id": live["id"]}}})
-    stamp = str(int(time.time()))
-    from service.privacy.zoom_webhooks import sign
+    assert zoom_ended(stack, early["id"]) == {"status": "kept"}
+    json.loads(flask(stack, "cleanup", "--once"))
+    assert not meeting_of(sandbox, site, "early")["deleted"] and deletes(sandbox, early["id"]) == 0
+    status = linker.signed("GET", f"/v1/sites/{site['site_id']}/bookings/early").json()
+    assert status["state"] == "synced" and status["zoom"]["join_url"] == early["join_url"]
 
-    signature = "v0=" + sign("sandbox-zoom-webhook", f"v0:{stamp}:{body}".encode())
-    answer = requests.post(
-        f"{stack.base_url}/v1/zoom/events",
-        data=body,
-        headers={
-            "x-zm-signature": signature,
-            "x-zm-request-timestamp": stamp,
-            "Content-Type": "application/json",
-        },
-        verify=str(stack.certs.bundle),
-        timeout=10,
+    flask(stack, "sites", "settings", site["site_id"], "--grace-minutes", "60")
+    ended = time.time() - 60
+    post(stack, site, "ended", _rfc3339(ended - 1800), _rfc3339(ended))
+    live = processes.wait_for(lambda: meeting_of(sandbox, site, "ended"), timeout=60, what="meeting created")
+    key = keys.booking(site["site_id"], "ended")
+    processes.wait_for(lambda: r.hget(key, "state") == b"synced", timeout=60, what="synced")
+    assert zoom_ended(stack, live["id"]) == {"status": "scheduled"}
+    processes.wait_for(
+        lambda: meeting_of(sandbox, site, "ended")["deleted"], timeout=60, what="early cleanup"
     )
-    assert answer.status_code == 200 and answer.json() == {"status": "scheduled"}
-    processes.wait_for(lambda: meeting_of(sandbox, site, "live")["deleted"], timeout=60, what="early cleanup")
     processes.wait_for(lambda: r.ttl(key) > 0, timeout=30, what="record expiry")
-    assert r.expiretime(key) == 1893839400 + 86400 and not r.hget(key, "join")
+    assert r.expiretime(key) == int(ended) + 86400 and not r.hget(key, "join")
+    assert not meeting_of(sandbox, site, "early")["deleted"]
 
     # 4. `sites delete`: nothing of the site is left in Redis, its grants are revoked.
     report = json.loads(flask(stack, "sites", "delete", site["site_id"], "--yes"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from datetime import datetime
 
 import pytest
 import requests
 
 from service.providers.google_calendar import event_id
+from service.sites import webhooks
 from service.storage import keys
 from tests import processes, signing
 from tests.site_stack import SiteStack, site_stack
@@ -258,6 +260,93 @@ def test_zoom_daily_limit_waits_for_the_reset(env):
     assert env.meetings("daily") == []
 
 
+def erase(env: Env, booking_id: str) -> dict:
+    """`DELETE` the booking as the site, again while a sync holds its lock (503 busy)."""
+    path = f"/v1/sites/{env.site['site_id']}/bookings/{booking_id}"
+
+    def erased():
+        answer = env.linker.signed("DELETE", path)
+        assert answer.status_code in (200, 503), answer.text
+        return answer.json() if answer.status_code == 200 else None
+
+    return processes.wait_for(erased, timeout=60, interval=0.5, what=f"erasure of {booking_id}")
+
+
+def live(env: Env, booking_id: str) -> list[dict]:
+    return [m for m in env.meetings(booking_id) if not m["deleted"]]
+
+
+def test_zoom_only_staff_booking_then_cancelled_then_erased_leaves_no_live_meeting(env):
+    # The rule for partly linked staff: a Zoom booking gets its meeting and no event, and says so.
+    assert env.linker.link("zoom", "zo")["meetbridge_status"] == "connected"
+    zoom_only = {"id": "zo", "email": "zoom.only@example.com", "name": "Zoe Only"}
+    for booking_id in ("zo-cancel", "zo-erase"):
+        assert env.post(event("booking.created", booking_id, 1, staff=zoom_only)).status_code == 202
+        synced = env.result("booking.synced", booking_id, 1)["data"]
+        assert synced["google"] == {"event_id": None, "html_link": None, "skipped": "not_linked"}
+        assert synced["zoom"]["join_url"] and len(live(env, booking_id)) == 1
+        assert env.event(booking_id) is None
+    assert env.post(event("booking.cancelled", "zo-cancel", 2, staff=zoom_only)).status_code == 202
+    env.result("booking.cancelled", "zo-cancel", 2)
+    assert live(env, "zo-cancel") == []
+    assert erase(env, "zo-cancel")["zoom_meeting"] == "none"
+    assert erase(env, "zo-erase")["zoom_meeting"] == "deleted"
+    assert live(env, "zo-cancel") == [] and live(env, "zo-erase") == []
+
+
+@pytest.mark.parametrize("point", ["after_zoom_create", "after_google_insert"])
+def test_erasure_after_a_crash_between_create_and_record_leaves_nothing(env, point):
+    booking_id = f"erase-{point}"
+    env.r.set(arm_key(point), 1)
+    assert env.post(event("booking.created", booking_id, 1)).status_code == 202
+    processes.wait_for(lambda: not env.r.exists(arm_key(point)), timeout=30, what="the crash point to fire")
+    worker = env.stack.services["worker0"]
+    worker.signal(signal.SIGSTOP)  # no retry may record what the crashed attempt made before the erasure
+    try:
+        assert len(live(env, booking_id)) == 1
+        lock = keys.booking_lock(env.site["site_id"], booking_id)
+        processes.wait_for(lambda: not env.r.exists(lock), timeout=30, what="the dead worker's lock to lapse")
+        answer = erase(env, booking_id)
+        assert answer["zoom_meeting"] == "deleted"
+        assert answer["google_event"] == ("deleted" if point == "after_google_insert" else "none")
+        assert live(env, booking_id) == []
+        calendar_event = env.event(booking_id)
+        assert calendar_event is None or calendar_event["status"] == "cancelled"
+    finally:
+        worker.signal(signal.SIGCONT)
+
+
+def test_a_provider_error_that_echoes_an_email_is_not_stored_logged_or_sent(env):
+    echo = "echo.customer@example.com"
+    env.sandbox.post(
+        "failures",
+        {
+            "provider": "zoom",
+            "kind": "400",
+            "message": f"Invalid attendee: {echo}",
+            "match": "/users/me/meetings",
+        },
+    )
+    assert env.post(event("booking.created", "echo", 1)).status_code == 202
+    failed = env.result("booking.sync_failed", "echo", 1)["data"]
+    assert failed["reason"] == "zoom_rejected: Zoom refused the meeting (HTTP 400, code 300)"
+    assert env.status("echo")["last_error"] == failed["reason"]
+    assert echo.encode() not in processes.redis_dump(env.r)
+    assert echo not in env.stack.logs() and echo not in json.dumps(env.double.results)
+
+
+def test_a_retry_after_given_as_an_http_date_is_honoured(env):
+    env.sandbox.post("failures", {"provider": "google", "kind": "429", "count": 1, "retry_after": 3,
+                                  "retry_after_format": "http-date", "match": "/events"})  # fmt: skip
+    assert env.post(event("booking.created", "http-date", 1)).status_code == 202
+    env.result("booking.synced", "http-date", 1, timeout=90)
+    calls = [c for c in env.sandbox.state()["calls"] if c["provider"] == "google" and "/events" in c["path"]]
+    limited = max(i for i, c in enumerate(calls) if c["status"] == 429)
+    waited = datetime.fromisoformat(calls[limited + 1]["at"]) - datetime.fromisoformat(calls[limited]["at"])
+    assert waited.total_seconds() >= 1.5  # the date was waited for, not a backoff of a fraction of a second
+    assert "ValueError" not in env.stack.logs() and "Traceback" not in env.stack.logs()
+
+
 def test_invalid_grant_fails_the_booking_and_tells_the_site_twice(env):
     # Runs after every test that syncs for staff 7: the sandbox revokes every grant at once.
     # A second staff member whose Zoom grant dies: the booking fails, the account needs relinking.
@@ -280,6 +369,28 @@ def test_invalid_grant_fails_the_booking_and_tells_the_site_twice(env):
     accounts = {(a["provider"], a["staff_id"]): a["status"] for a in env.linker.accounts()}
     assert accounts[("zoom", "8")] == "needs_relink"
     assert grants  # the revoked grants existed
+
+
+def test_results_verify_with_the_old_secret_during_a_rotation(env):
+    # Runs after the relink test: the result is a failure (staff 9 is not linked), signed all the same.
+    done = subprocess.run(
+        [str(processes.BIN / "flask"), "--app", "service", "sites", "rotate-secret", env.site["site_id"],
+         "--grace-hours", "1"],
+        env=env.stack.env, cwd=processes.ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    new_secret = json.loads(done.stdout)["secret"]
+    rejected = len(env.double.rejected)
+    staff9 = {"id": "9", "email": "nine@example.com", "name": "Nine"}
+    assert env.post(event("booking.created", "rotated", 1, staff=staff9)).status_code == 202
+    result = env.result("booking.sync_failed", "rotated", 1)  # verified by the site with the OLD secret
+    assert len(env.double.rejected) == rejected
+    signed = result["signed"]
+    assert len(signed["headers"]["webhook-signature"].split()) == 2
+    for secret in (env.site["secret"], new_secret):  # and a site given the new one verifies it too
+        key = webhooks.secret_bytes(secret)
+        stamp = int(signed["headers"]["webhook-timestamp"])
+        assert webhooks.verify([key], signed["headers"], signed["body"].encode(), now=stamp)
+    assert new_secret not in env.stack.logs()
 
 
 def test_nothing_personal_in_redis_or_logs(env):
