@@ -198,7 +198,8 @@ class MeetBridge_Client {
 			$result['error'] = __( 'MeetBridge is not configured: set the service URL, site id and secret.', 'meetbridge' );
 			return $result;
 		}
-		$payload = null === $body ? $method . ' ' . $path : $body;
+		$path    = MeetBridge_Signer::canonical_target( $path ); // Sent and signed in the same form.
+		$payload = null === $body ? MeetBridge_Signer::request_line( $method, $path ) : $body;
 		try {
 			$headers = MeetBridge_Signer::headers( $this->secret, $webhook_id ?? MeetBridge_Signer::new_id(), time(), $payload );
 		} catch ( InvalidArgumentException $e ) {
