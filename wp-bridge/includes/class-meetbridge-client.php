@@ -119,17 +119,21 @@ class MeetBridge_Client {
 	 * @param string $provider   `google` or `zoom`.
 	 * @param string $staff_id   Staff id.
 	 * @param string $return_url Where the browser comes back.
+	 * @param string $staff_name The staff member's display name for the connect screen ('' for none);
+	 *                           MeetBridge keeps it sealed for the link's 10 minutes only.
 	 * @return array See request().
 	 */
-	public function connect_link( string $provider, string $staff_id, string $return_url ): array {
-		$body = wp_json_encode(
-			array(
-				'provider'   => $provider,
-				'staff_id'   => $staff_id,
-				'return_url' => $return_url,
-			)
+	public function connect_link( string $provider, string $staff_id, string $return_url, string $staff_name = '' ): array {
+		$fields     = array(
+			'provider'   => $provider,
+			'staff_id'   => $staff_id,
+			'return_url' => $return_url,
 		);
-		return $this->request( 'POST', $this->site_path() . '/connect-links', (string) $body );
+		$staff_name = (string) preg_replace( array( '/[\x00-\x1f\x7f-\x9f]+/u', '/^\s+|\s+$/u' ), array( ' ', '' ), $staff_name );
+		if ( '' !== $staff_name ) {
+			$fields['staff_name'] = mb_substr( $staff_name, 0, 100 );
+		}
+		return $this->request( 'POST', $this->site_path() . '/connect-links', (string) wp_json_encode( $fields ) );
 	}
 
 	/**
