@@ -1,7 +1,8 @@
 <?php
 /**
  * All HTTP to MeetBridge goes through here: signed requests, a timeout, no redirects, TLS verified,
- * `is_wp_error()` checked before the status code. `wp_safe_remote_request()` refuses local and
+ * `is_wp_error()` checked before the status code, and the CA bundle setting (MeetBridge_CA) when
+ * MeetBridge's certificate comes from a private CA. `wp_safe_remote_request()` refuses local and
  * private hosts and ports other than 80, 443 and 8080; the `http_request_host_is_external` and
  * `http_allowed_safe_ports` filters below let through the one host (and port) the admin configured as
  * the service URL, and nothing else.
@@ -167,6 +168,17 @@ class MeetBridge_Client {
 	}
 
 	/**
+	 * Erase a booking at MeetBridge: its Zoom meeting, its Google Calendar event and its records
+	 * (`DELETE {site}/bookings/{id}`; 404 `unknown_booking` when MeetBridge holds nothing of it).
+	 *
+	 * @param string $booking_id Booking id.
+	 * @return array See request().
+	 */
+	public function erase_booking( string $booking_id ): array {
+		return $this->request( 'DELETE', $this->site_path() . '/bookings/' . rawurlencode( $booking_id ) );
+	}
+
+	/**
 	 * When a staff member is busy: `GET {site}/availability?staff_id=…&from=…&to=…`, each value
 	 * percent-encoded; the signature covers that path and query exactly as sent.
 	 *
@@ -221,6 +233,14 @@ class MeetBridge_Client {
 		if ( null !== $body ) {
 			$args['headers']['Content-Type'] = 'application/json';
 			$args['body']                    = $body;
+		}
+		$ca_file = MeetBridge_CA::file();
+		if ( is_wp_error( $ca_file ) ) {
+			$result['error'] = $ca_file->get_error_message();
+			return $result;
+		}
+		if ( '' !== $ca_file ) {
+			$args['sslcertificates'] = $ca_file; // A private CA (MeetBridge → Settings → CA bundle).
 		}
 		$response = wp_safe_remote_request( $this->base . $path, $args );
 		if ( is_wp_error( $response ) ) {
