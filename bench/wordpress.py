@@ -122,7 +122,7 @@ def _reset(wp: WordPress) -> None:
 def measure(folder: Path, count: int = 200, slow_sync_count: int = 20) -> tuple[list[Row], dict]:
     redis = processes.RedisServer(folder / "redis")
     stack = processes.Stack(folder / "stack", redis.url, workers=0, MEETBRIDGE_LOG_LEVEL="WARNING")
-    wp = WordPress(folder / "wp", ca_bundle=stack.certs.bundle)
+    wp = WordPress(folder / "wp", ca_bundle=stack.certs.ca)
     rows: list[Row] = []
     backlog = {}
     try:

@@ -243,16 +243,21 @@ class MeetBridge_Privacy {
 	 * The suggested privacy-policy text (Settings → Privacy → Policy Guide).
 	 */
 	public static function policy_text(): void {
-		if ( ! function_exists( 'wp_add_privacy_policy_content' ) ) {
-			return;
+		if ( function_exists( 'wp_add_privacy_policy_content' ) ) {
+			wp_add_privacy_policy_content( 'MeetBridge', wp_kses_post( self::policy_html() ) );
 		}
+	}
+
+	/**
+	 * The suggested text (HTML).
+	 */
+	public static function policy_html(): string {
 		$days = MeetBridge_Settings::retention_days();
-		$text = '<p class="privacy-policy-tutorial">' . esc_html__( 'MeetBridge creates the video meeting and calendar event of each booking. Adapt this text to your MeetBridge operator and booking plugin.', 'meetbridge' ) . '</p>'
+		return '<p class="privacy-policy-tutorial">' . esc_html__( 'MeetBridge creates the video meeting and calendar event of each booking. Adapt this text to your MeetBridge operator and booking plugin.', 'meetbridge' ) . '</p>'
 			. '<strong class="privacy-policy-tutorial">' . esc_html__( 'Suggested text:', 'meetbridge' ) . ' </strong>'
 			. '<p>' . esc_html__( 'When you book an appointment, we send its title, time, the staff member and your name and e-mail address to our MeetBridge service, which creates the Zoom meeting and invites you to the staff member\'s Google Calendar event. MeetBridge keeps your name and e-mail address only encrypted and only until the meeting and invitation are made (at most a few days if that fails); it keeps the meeting\'s times and ids, and the join link encrypted, until the meeting has ended, and its records of the meeting for 30 days after that (by default). Zoom and Google keep the meeting and the calendar event under their own privacy policies.', 'meetbridge' ) . '</p>'
 			/* translators: %d: days. */
 			. '<p>' . esc_html( sprintf( __( 'This website keeps, for each booking, its sync state, the join link and the calendar link, and a one-way keyed hash of your e-mail address so we can find your bookings when you ask. What is sent to MeetBridge is kept here only until MeetBridge has received it, and the record of having sent it for %d days.', 'meetbridge' ), $days ) ) . '</p>'
 			. '<p>' . esc_html__( 'You can ask us to export or erase this data. Erasing it deletes the Zoom meeting, the calendar event and MeetBridge\'s records of your bookings.', 'meetbridge' ) . '</p>';
-		wp_add_privacy_policy_content( 'MeetBridge', wp_kses_post( $text ) );
 	}
 }
