@@ -29,6 +29,8 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "correct-horse-battery-staple"
 
 #: Test-only mu-plugins: Easy Appointments 3.12.23 as observed (inert until installed by a test).
 MU_PLUGINS = ("easy-appointments-3.12.23.php",)
+#: Debian's package ships no theme: front-end pages (a shortcode in a post) need this one.
+THEME = "meetbridge-test-theme"
 
 
 def copy_wordpress(source: Path, target: Path) -> None:
@@ -160,6 +162,7 @@ class WordPress:
         mu.mkdir(parents=True, exist_ok=True)
         for fixture in MU_PLUGINS:
             shutil.copy(FIXTURES / fixture, mu / fixture)
+        shutil.copytree(FIXTURES / THEME, self.root / "wp-content" / "themes" / THEME)
         shutil.copy(FIXTURES / "router.php", self.folder / "router.php")
         install = self.php_file(FIXTURES / "install.php", ADMIN_USER, ADMIN_PASSWORD, self.url)
         assert "installed" in install, install

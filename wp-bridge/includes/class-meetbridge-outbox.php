@@ -143,6 +143,9 @@ class MeetBridge_Outbox {
 			'locked' => false,
 		);
 		if ( ! MeetBridge_Settings::is_configured() && null === $client ) {
+			// Requests skip spawning while a sender runs: this one is done, so the next event (sent
+			// once the settings are complete) spawns a sender again.
+			delete_option( MeetBridge_Settings::SPAWNED );
 			return $stats;
 		}
 		$client   = $client ?? new MeetBridge_Client();
