@@ -3,7 +3,7 @@
  * Plugin Name:       MeetBridge
  * Plugin URI:        https://github.com/meetbridge/meetbridge
  * Description:       Every booking gets its Zoom meeting and its Google Calendar event through a MeetBridge service, without this site holding any Google or Zoom credentials.
- * Version:           0.1.0
+ * Version:           0.2.0
  * Requires at least: 6.1
  * Requires PHP:      8.1
  * Author:            MeetBridge
@@ -19,7 +19,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 	exit;
 }
 
-define( 'MEETBRIDGE_VERSION', '0.1.0' );
+define( 'MEETBRIDGE_VERSION', '0.2.0' );
 define( 'MEETBRIDGE_FILE', __FILE__ );
 define( 'MEETBRIDGE_DIR', plugin_dir_path( __FILE__ ) );
 
