@@ -311,17 +311,6 @@ class MeetBridge_Outbox {
 	}
 
 	/**
-	 * The type of the newest event stored for a booking, or ''.
-	 *
-	 * @param string $booking_id Booking id.
-	 */
-	public static function last_type( string $booking_id ): string {
-		global $wpdb;
-		$table = MeetBridge_Schema::tables()['outbox'];
-		return (string) $wpdb->get_var( $wpdb->prepare( "SELECT event_type FROM {$table} WHERE booking_id = %s ORDER BY id DESC LIMIT 1", $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
-	}
-
-	/**
 	 * Counts by status.
 	 *
 	 * @return array<string, int>
