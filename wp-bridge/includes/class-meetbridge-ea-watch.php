@@ -22,8 +22,11 @@
  * reconciled against the table, so a refused request (bad nonce, no right) changes nothing. The same
  * reconcile runs over every booking in MeetBridge_Maintenance (every 15 minutes) for the paths no
  * request names: a booking this plugin sent (last event created/updated) whose appointment row is gone
- * or whose status no longer gets a meeting gets a `booking.cancelled`. If Easy Appointments' tables
- * are gone altogether (the plugin deleted with its data), nothing is cancelled.
+ * or whose status no longer gets a meeting gets a `booking.cancelled`. That background reconcile leaves
+ * bookings that started more than a day ago alone (their meeting is over and MeetBridge cleans it up;
+ * clearing out old appointments must not delete calendar history); an appointment an admin deletes or
+ * cancels explicitly is cancelled whenever it was. If Easy Appointments' tables are gone altogether
+ * (the plugin deleted with its data), nothing is cancelled.
  *
  * @package MeetBridge
  */
@@ -188,10 +191,12 @@ class MeetBridge_EA_Watch {
 		$bookings = MeetBridge_Schema::tables()['bookings'];
 		$active   = MeetBridge_Easy_Appointments::active_statuses();
 		$values   = $active;
-		$only     = '';
 		if ( null !== $ids ) {
 			$only   = ' AND b.booking_id IN (' . implode( ', ', array_fill( 0, count( $ids ), '%s' ) ) . ')';
 			$values = array_merge( $values, array_map( array( 'MeetBridge_Easy_Appointments', 'booking_id' ), array_map( 'intval', $ids ) ) );
+		} else {
+			// Not yet over: started less than a day ago (starts_at is RFC 3339 with a numeric offset).
+			$only = " AND CONVERT_TZ( STR_TO_DATE( LEFT( b.starts_at, 19 ), '%%Y-%%m-%%dT%%H:%%i:%%s' ), RIGHT( b.starts_at, 6 ), '+00:00' ) > UTC_TIMESTAMP() - INTERVAL 1 DAY";
 		}
 		$values[] = self::BATCH;
 		$in       = implode( ', ', array_fill( 0, count( $active ), '%s' ) );

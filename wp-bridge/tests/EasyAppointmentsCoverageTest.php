@@ -165,6 +165,12 @@ class EasyAppointmentsCoverageTest extends MeetBridge_Test_Case {
 		sort( $cancelled );
 		$this->assertSame( array( array( "ea-$gone", 'booking.cancelled' ), array( "ea-$abandoned", 'booking.cancelled' ) ), $cancelled );
 		$this->assertSame( 0, MeetBridge_Maintenance::run()['cancelled'], 'each is cancelled once' );
+		// An appointment long over, cleared out of Easy Appointments: its calendar history stays,
+		// unless an admin deletes it explicitly.
+		$over = MeetBridge_EA_Double::book( '2026-11-20', '10:00', 'd@example.com' );
+		$wpdb->query( $wpdb->prepare( "DELETE FROM {$p}ea_appointments WHERE id = %d", $over ) );
+		$this->assertSame( 0, MeetBridge_Maintenance::run()['cancelled'] );
+		$this->assertSame( array( "ea-$over" ), MeetBridge_EA_Watch::stale( array( $over ) ) );
 		// Deleting the worker takes their appointments with it (foreign key ON DELETE CASCADE).
 		$wpdb->query( "DELETE FROM {$p}ea_staff WHERE id = 1" );
 		$this->assertSame( array( "ea-$kept" ), MeetBridge_EA_Watch::stale() );
