@@ -8,6 +8,10 @@
  *   sender). Added time = the do_action plus the plugin's shutdown work (spawning the sender).
  * MODE `sync`: what most booking plugins do today: the signed POST to MeetBridge inside the request.
  * MODE `none`: the same request without any booking work (the floor).
+ * MODE `ea_delete`: Easy Appointments' Delete request for appointment `id`: the row deleted (Easy
+ *   Appointments' own work, not timed), the plugin's early hook noting it; added time = that note plus
+ *   the plugin's shutdown work (reconciling the noted appointment, cancelling its booking, spawning
+ *   the sender).
  */
 
 if ( ! isset( $_GET['meetbridge_bench'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Recommended
@@ -32,7 +36,14 @@ add_action(
 		);
 		$GLOBALS['meetbridge_bench'] = array( 'mode' => $mode, 'in_request' => 0.0, 'shutdown_from' => 0.0 );
 		$start                       = hrtime( true );
-		if ( 'async' === $mode ) {
+		if ( 'ea_delete' === $mode ) {
+			global $wpdb;
+			$app = (int) $id;
+			$wpdb->delete( "{$wpdb->prefix}ea_appointments", array( 'id' => $app ) ); // Easy Appointments' part.
+			$wpdb->delete( "{$wpdb->prefix}ea_fields", array( 'app_id' => $app ) );
+			$start = hrtime( true );
+			MeetBridge_EA_Watch::note( array( $app ) );
+		} elseif ( 'async' === $mode ) {
 			do_action( 'meetbridge_booking_created', $booking );
 		} elseif ( 'sync' === $mode ) {
 			$booking['revision'] = 1;

@@ -2,8 +2,11 @@
 
 Starts a throwaway MeetBridge stack next to a real WordPress (tests/wordpress), then drives Debian's
 Chromium through what a site admin does: the settings page after "Test connection", the staff
-accounts page, MeetBridge's connect screen, the sandbox's Zoom consent, "Connected", and the
-MeetBridge bookings page once a booking has synced. Needs the packages named in .ci/run.
+accounts page, MeetBridge's connect screen (naming the staff member), the sandbox's Zoom consent,
+"Connected", the MeetBridge bookings page once a booking has synced, the settings for the CA bundle,
+retention and Easy Appointments, WordPress's privacy tools with MeetBridge's eraser (MeetBridge down,
+so it reports what it could not do) and exporter, the suggested privacy-policy text, and the
+customer's join page. Needs the packages named in .ci/run.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests import browser, processes
 from tests.wordpress import admin_flow
@@ -34,14 +38,15 @@ def main() -> int:
         world = start_world(Path(tmp), configure=False)
         try:
             _shoot(world)
+            _shoot_privacy(world, Path(tmp))
         finally:
             world.stop()
     return 0
 
 
-def _save(page, name: str) -> None:
+def _save(page, name: str, full_page: bool = False) -> None:
     path = OUT / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     log.info("wrote %s", path.relative_to(processes.ROOT))
 
 
@@ -71,6 +76,56 @@ def _shoot(world) -> None:
         )
         page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge")
         _save(page, "wp-6-bookings")
+
+
+def _book(world, booking_id: str, start: str, email: str, name: str) -> None:
+    """A booking for the admin (whose accounts are linked) as a booking plugin sends it; waits for it."""
+    world.wp.php(
+        f"do_action( 'meetbridge_booking_created', array( 'id' => '{booking_id}', 'title' => 'Consultation',"
+        f" 'start' => '{start}:00+01:00', 'end' => '{start[:-2]}30:00+01:00', 'timezone' => 'Europe/Berlin',"
+        " 'staff' => array( 'id' => '1', 'email' => 'admin@example.com' ),"
+        f" 'customer' => array( 'email' => '{email}', 'name' => '{name}' ), 'video' => 'zoom' ) ); return 1;"
+    )
+    state = f"return MeetBridge_Bookings::get( '{booking_id}' )['state'] ?? '';"
+    processes.wait_for(
+        lambda: world.wp.php(state) == "synced", timeout=60, interval=0.3, what=f"{booking_id} synced"
+    )
+
+
+def _shoot_privacy(world, folder: Path) -> None:
+    email = "erin@example.com"
+    _book(world, "ea-1043", "2026-12-03T15:00", email, "Erin Example")
+    with browser.page(width=1100, height=760) as page:
+        admin_flow.log_in(world, page)
+        page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge-settings")
+        page.locator("#meetbridge_ca_bundle").scroll_into_view_if_needed()
+        _save(page, "wp-7-settings-ca-retention-ea", full_page=True)
+        report = admin_flow.export_personal_data(world, page, email, folder)
+        page.goto(report.as_uri())
+        _save(page, "wp-9-export-personal-data", full_page=True)
+        world.stack.services["web"].stop()  # MeetBridge unreachable: the eraser says what it could not do
+        try:
+            admin_flow.erase_personal_data(world, page, email)
+            page.locator("tr.request-results").first.scroll_into_view_if_needed()
+            _save(page, "wp-8-erase-personal-data")
+        finally:
+            world.stack.start_web()
+            world.stack.wait_ready()
+        world.wp.php(f"return MeetBridge_Privacy::erase( '{email}', 1 );")  # again, MeetBridge back: done
+        page.goto(world.wp.url + "/wp-admin/options-privacy.php?tab=policyguide")
+        trigger = page.locator("button.privacy-settings-accordion-trigger", has_text="MeetBridge")
+        trigger.click()
+        page.get_by_text("keyed hash of your e-mail address").wait_for()
+        trigger.evaluate("button => window.scrollBy(0, button.getBoundingClientRect().top - 60)")
+        _save(page, "wp-10-privacy-policy-guide")
+    # The customer's join page comes from their confirmation e-mail (another booking: that one was erased).
+    _book(world, "ea-1044", "2026-12-04T11:00", "finn@example.com", "Finn Example")
+    join_page = world.wp.php("return meetbridge_join_page_url( 'ea-1044' );")
+    assert urlsplit(join_page).query.startswith("meetbridge_join=ea-1044&meetbridge_token=")
+    with browser.page(width=760, height=460) as page:
+        page.goto(join_page)
+        page.get_by_text("Join the video meeting").wait_for()
+        _save(page, "wp-11-join-page")
 
 
 if __name__ == "__main__":

@@ -344,7 +344,7 @@ def _unknown_booking(h):
 
 @case(BOOKING, "get", 404, "bad_booking_id", error="unknown_booking")
 def _bad_booking_id(h):
-    return h.get_booking("a b")
+    return h.get_booking("a%20b")  # signed as sent: the canonical form of "a b"
 
 
 @case(BOOKING, "get", 404, "unknown_site", error="unknown_site")

@@ -45,7 +45,8 @@ def _gone():
         410,
         "This link can no longer be used",
         "Connect links work once and only for 10 minutes, and this one has expired or was already used.",
-        "Go back to your site's MeetBridge settings and press “Connect” again to get a new link.",
+        "Go back to the MeetBridge Staff accounts page of your site and press “Connect” again to get a new"
+        " link.",
     )
 
 
@@ -57,7 +58,7 @@ def _site_gone():
 
 @bp.get("/connect/<token>")
 def show(token: str):
-    link = connect_links.peek(redis_client.get(), token)
+    link = connect_links.peek(redis_client.get(), token, vault_keys.get())
     if link is None:
         return _gone()
     site = registry.load(redis_client.get(), vault_keys.get(), link.site_id)
@@ -72,6 +73,7 @@ def show(token: str):
         site_name=site.name,
         provider=provider.label,
         staff_id=link.staff_id,
+        staff_name=link.staff_name,
         purpose=purpose,
         permissions=permissions,
         expires=time.strftime("%H:%M UTC", time.gmtime(link.expires_at)),

@@ -1,8 +1,10 @@
 """`POST /v1/sites/{site_id}/connect-links`: a single-use link that starts linking a staff account.
 
-Signed like the events (Standard Webhooks on the raw body). Body, every field required and no other:
-`provider` (`google` | `zoom`), `staff_id` (1-64 of `A-Z a-z 0-9 . _ : -`), `return_url` (an http(s)
-URL on the site's registered origin, at most 2000 characters, no user info). Answers `201`
+Signed like the events (Standard Webhooks on the raw body). Body, no other fields: `provider` (`google`
+| `zoom`), `staff_id` (1-64 of `A-Z a-z 0-9 . _ : -`), `return_url` (an http(s) URL on the site's
+registered origin, at most 2000 characters, no user info), all required; `staff_name` optional (the
+staff member's display name, 1-100 characters, no control characters), shown on the connect screen,
+kept only sealed in the link's record and never logged. Answers `201`
 `{"url", "expires_at"}`; `400` malformed JSON, `401`/`404` as the events, `409` a replayed
 `webhook-id` (one link per signed request), `415` not JSON, `422` naming the field.
 """
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify
 
+from service import vault_keys
 from service.accounts import vault
 from service.bookings.booking_schema import ID_PATTERN
 from service.http.web import error_body
@@ -29,7 +32,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("connect_api", __name__)
 
 FIELDS = ("provider", "staff_id", "return_url")
+OPTIONAL = ("staff_name",)
 MAX_URL = 2000
+MAX_NAME = 100
 REPLAY_WINDOW = 15 * 60
 """Seconds a used `webhook-id` is remembered: longer than the signature's 5-minute tolerance either way."""
 _STAFF_ID = re.compile(ID_PATTERN)
@@ -69,7 +74,7 @@ def validate(data: object, site_url: str) -> dict[str, str]:
             raise Invalid(name, f"{name} is required")
         if not isinstance(data[name], str):
             raise Invalid(name, f"{name} must be a string")
-    extra = sorted(set(data) - set(FIELDS))
+    extra = sorted(set(data) - set(FIELDS) - set(OPTIONAL))
     if extra:
         raise Invalid(extra[0], f"unknown field {extra[0]!r}")
     if data["provider"] not in vault.PROVIDERS:
@@ -83,7 +88,17 @@ def validate(data: object, site_url: str) -> dict[str, str]:
         raise Invalid("return_url", "return_url must be an http(s) URL without user info")
     if origin_of(url) != origin_of(site_url):
         raise Invalid("return_url", "return_url must be on the site's registered origin")
-    return {name: data[name] for name in FIELDS}
+    checked = {name: data[name] for name in FIELDS}
+    if "staff_name" in data:
+        checked["staff_name"] = _staff_name(data["staff_name"])
+    return checked
+
+
+def _staff_name(value: object) -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if not 0 < len(name) <= MAX_NAME or any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        raise Invalid("staff_name", f"staff_name must be 1-{MAX_NAME} characters without control characters")
+    return name
 
 
 @bp.post("/v1/sites/<site_id>/connect-links")
@@ -98,8 +113,9 @@ def create_link(site: Site, webhook_id: str, data: object):
         return error_body(409, "replayed_request", "this webhook-id was already used; sign a new request")
     ttl = min(int(current_app.config.get("CONNECT_LINK_TTL", connect_links.LINK_TTL)), connect_links.LINK_TTL)
     expires_at = time.time() + ttl
-    link = connect_links.Link(site_id, body["provider"], body["staff_id"], body["return_url"], expires_at)
-    token = connect_links.create(redis_client.get(), link, ttl)
+    provider, staff_id, name = body["provider"], body["staff_id"], body.get("staff_name", "")
+    link = connect_links.Link(site_id, provider, staff_id, body["return_url"], expires_at, name)
+    token = connect_links.create(redis_client.get(), link, ttl, vault_keys.get())
     log.info(
         "connect link for %s staff %s of site %s (request %s)",
         link.provider,

@@ -1,10 +1,13 @@
 """Connect links and OAuth states: the short-lived, single-use records behind the connect screens.
 
 A connect link is a random token (256 bits) handed to WordPress; Redis keeps only its SHA-256, with
-the site, provider, staff id and return URL, for at most 10 minutes. Pressing "Continue" consumes it
-(GETDEL: two tabs cannot both use it) and creates an OAuth state, also kept by hash, holding the PKCE
-verifier sealed with the vault keys and a hash of the browser's cookie nonce; the provider's callback
-consumes that in turn. Both keys expire on their own.
+the site, provider, staff id and return URL, for at most 10 minutes. The staff member's display name,
+when the site sends one for the connect screen, is kept only sealed with the vault keys in that same
+record (bound to the link's hash) and goes nowhere else: not into the OAuth state, not into a log.
+
+Pressing "Continue" consumes the link (GETDEL: two tabs cannot both use it) and creates an OAuth
+state, also kept by hash, holding the PKCE verifier sealed with the vault keys and a hash of the
+browser's cookie nonce; the provider's callback consumes that in turn. Both keys expire on their own.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import json
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import redis
 
-from service.crypto import Keyring
+from service.crypto import DecryptError, Keyring
 from service.storage import keys
 
 LINK_TTL = 600
@@ -38,6 +41,8 @@ class Link:
     staff_id: str
     return_url: str
     expires_at: float
+    staff_name: str = field(default="", repr=False)
+    """Shown on the connect screen only; stored sealed, dropped once the link is used."""
 
 
 @dataclass(frozen=True)
@@ -58,28 +63,65 @@ def well_formed(token: str) -> bool:
     return bool(_TOKEN.match(token))
 
 
-def create(r: redis.Redis, link: Link, ttl: int) -> str:
-    """Store a link for `ttl` seconds; returns its token (shown once, never stored)."""
+def create(r: redis.Redis, link: Link, ttl: int, keyring: Keyring | None = None) -> str:
+    """Store a link for `ttl` seconds; returns its token (shown once, never stored).
+
+    Args:
+        keyring: seals `link.staff_name` (required when there is one).
+    """
     token = secrets.token_urlsafe(32)
-    r.set(keys.connect_link(digest(token)), json.dumps(asdict(link)), ex=ttl, nx=True)
+    token_hash = digest(token)
+    record: dict = _plain(link)
+    if link.staff_name:
+        if keyring is None:
+            raise ValueError("a staff name is only stored sealed: pass the keyring")
+        sealed = keyring.seal(link.staff_name.encode(), name_aad(token_hash))
+        record["name"] = base64.b64encode(sealed).decode()
+    r.set(keys.connect_link(token_hash), json.dumps(record), ex=ttl, nx=True)
     return token
 
 
-def peek(r: redis.Redis, token: str) -> Link | None:
-    """The link, if unused and unexpired (for showing the page; does not consume it)."""
-    return _link(r.get(keys.connect_link(digest(token)))) if well_formed(token) else None
+def name_aad(token_hash: str) -> bytes:
+    return f"connect-name|{token_hash}".encode()
+
+
+def peek(r: redis.Redis, token: str, keyring: Keyring | None = None) -> Link | None:
+    """The link, if unused and unexpired (for showing the page; does not consume it). With `keyring`,
+    its staff name is opened too (a name no key opens is left out)."""
+    if not well_formed(token):
+        return None
+    token_hash = digest(token)
+    return _link(r.get(keys.connect_link(token_hash)), keyring, token_hash)
 
 
 def consume(r: redis.Redis, token: str) -> Link | None:
-    """Use the link up atomically; None when it is unknown, used or expired."""
+    """Use the link up atomically (its sealed staff name goes with it); None when it is unknown,
+    used or expired."""
     return _link(r.getdel(keys.connect_link(digest(token)))) if well_formed(token) else None
 
 
-def _link(raw: bytes | None) -> Link | None:
+def _plain(link: Link) -> dict:
+    """The link's fields that are stored as they are (everything but the staff name)."""
+    record = asdict(link)
+    del record["staff_name"]
+    return record
+
+
+def _link(raw: bytes | None, keyring: Keyring | None = None, token_hash: str = "") -> Link | None:
     if raw is None:
         return None
-    link = Link(**json.loads(raw))
-    return link if link.expires_at > time.time() else None
+    record = json.loads(raw)
+    sealed = record.pop("name", None)
+    link = Link(**record)
+    if link.expires_at <= time.time():
+        return None
+    if sealed and keyring is not None:
+        try:
+            name, _stale = keyring.open(base64.b64decode(sealed), name_aad(token_hash))
+        except DecryptError:
+            return link
+        return replace(link, staff_name=name.decode())
+    return link
 
 
 def pkce_aad(state_hash: str) -> bytes:
@@ -93,7 +135,7 @@ def start_consent(r: redis.Redis, keyring: Keyring, link: Link, nonce: str) -> t
     state_hash = digest(state)
     sealed = keyring.seal(verifier.encode(), pkce_aad(state_hash))
     record = {
-        "link": asdict(link),
+        "link": _plain(link),
         "verifier": base64.b64encode(sealed).decode(),
         "nonce_hash": digest(nonce),
     }

@@ -2,7 +2,10 @@
 
 Events and other POSTs sign their raw body. Requests without a body (GET, DELETE) sign the line
 `"{METHOD} {path}[?{query}]"` in place of the body, with the same three headers, so WordPress signs
-every call with one function. An unknown site costs the same HMAC work as a bad signature before it
+every call with one function. The path is signed in one canonical form, whatever escaping the request
+used: each segment percent-encoded per RFC 3986 (`A-Z a-z 0-9 - . _ ~` kept, every other byte `%XX`,
+PHP's `rawurlencode`), so a booking id `a:b` is signed as `/v1/sites/{site}/bookings/a%3Ab`. The query
+is signed exactly as sent. An unknown site costs the same HMAC work as a bad signature before it
 gets its 404, so site ids cannot be probed by timing.
 
 Routes under `/v1/sites/<site_id>/` say so with a decorator: `@signed` (the view gets the `Site` in
@@ -24,6 +27,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, request
 
@@ -94,8 +98,15 @@ def cache(app: Flask | None = None) -> SiteCache:
 _CACHE = "meetbridge.site_cache"
 
 
+def canonical_path(path: str) -> str:
+    """`path` (decoded, as the WSGI server hands it over) in the form signatures cover: every segment
+    percent-encoded per RFC 3986, unreserved characters kept (PHP's `rawurlencode` of each segment)."""
+    return "/".join(quote(segment, safe="") for segment in path.split("/"))
+
+
 def signed_payload(req=None) -> bytes:
-    """What the signature covers: the raw body, or for a request without one its method and path.
+    """What the signature covers: the raw body, or for a request without one its method, canonical
+    path and query as sent.
 
     Args:
         req: a Werkzeug request (default: Flask's current request).
@@ -103,7 +114,7 @@ def signed_payload(req=None) -> bytes:
     req = request if req is None else req
     if req.method in ("GET", "HEAD", "DELETE"):
         query = req.query_string.decode("latin-1")
-        return f"{req.method} {req.path}{'?' + query if query else ''}".encode()
+        return f"{req.method} {canonical_path(req.path)}{'?' + query if query else ''}".encode()
     return req.get_data(cache=True)
 
 

@@ -401,10 +401,10 @@ def test_any_booking_status_request(target, site_id, booking_id, query, mode, st
         )
         assert answer.status_code in (200, 202)
     raw_site = _path_site(target, site_id)
-    plain = f"/v1/sites/{raw_site}/bookings/{booking_id}"  # the path as the server decodes it
+    # Sent and signed in the canonical form: every segment percent-encoded (service.sites.site_auth).
     path = f"/v1/sites/{quote(raw_site, safe='')}/bookings/{quote(booking_id, safe='')}"
     query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in (query or {}).items())
-    signed = f"GET {plain}" + (f"?{query_string}" if query_string else "")
+    signed = f"GET {path}" + (f"?{query_string}" if query_string else "")
     headers = _signature_headers(
         mode, target.site["secret"], signed.encode(), stamp, f"msg_{uuid.uuid4().hex}"
     )

@@ -113,6 +113,11 @@ def test_link_answer_and_storage(client, app, site):
             "return_url",
         ),
         ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "scope": "all"}, "scope"),
+        ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "staff_name": ""}, "staff_name"),
+        ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "staff_name": "  "}, "staff_name"),
+        ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "staff_name": "x" * 101}, "staff_name"),
+        ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "staff_name": "A\nB"}, "staff_name"),
+        ({"provider": "zoom", "staff_id": "7", "return_url": RETURN, "staff_name": 7}, "staff_name"),
         ([], "(root)"),
     ],
 )
@@ -151,6 +156,28 @@ def test_connect_page_explains_and_works_without_javascript(client, site):
     cookie = page.headers["Set-Cookie"]
     for attribute in ("__Host-mb_connect=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert attribute in cookie
+
+
+def test_the_connect_screen_names_the_staff_member_the_site_sent(client, app, site):
+    path = link_path(client, site, staff_name="Sam <b>Staff</b> Ünal")
+    page = client.get(path, base_url=HTTPS)
+    assert page.status_code == 200
+    assert '<strong class="staff">Sam &lt;b&gt;Staff&lt;/b&gt; Ünal</strong> (staff member 7' in page.text
+    assert "MeetBridge\nStaff accounts page of Shop" in page.text and "settings" not in page.text
+    # Only sealed in the link's record: not in the clear, and not carried into the OAuth state.
+    r = redis_client.get(app)
+    [record] = [r.get(key) for key in r.scan_iter(match="mb:connect:*")]
+    assert b"Sam" not in record and "Ünal".encode() not in record and b'"name": "' in record
+    assert press_continue(client, path).status_code == 303
+    assert not list(r.scan_iter(match="mb:connect:*"))
+    [state] = [r.get(key) for key in r.scan_iter(match="mb:oauth:*")]
+    assert b"Sam" not in state and b"staff_name" not in state and b'"name"' not in state
+
+
+def test_without_a_name_the_screen_says_which_staff_id_on_which_page(client, site):
+    page = client.get(link_path(client, site), base_url=HTTPS)
+    said = 'staff member <strong class="staff">7</strong> on the\nMeetBridge Staff accounts page of Shop'
+    assert said in page.text
 
 
 def test_continue_redirects_to_the_provider_with_pkce_and_the_right_parameters(client, site):

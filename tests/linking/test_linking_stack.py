@@ -15,7 +15,7 @@ import requests
 from service.accounts import vault
 from service.linking import connect_links
 from service.storage import keys
-from tests import browser
+from tests import browser, signing
 from tests.site_stack import account_keys, assert_not_in_the_clear, outcome, site_stack, stack_keyring
 
 pytestmark = pytest.mark.stack
@@ -163,11 +163,32 @@ def test_a_wrong_pkce_verifier_is_refused_by_the_provider(env):
     assert "zoom link for staff pkce" in env.stack.logs() and "invalid_grant" in env.stack.logs()
 
 
+def named_link(env, provider: str, staff_id: str, name: str) -> str:
+    """A connect link asked for with the staff member's display name (what wp-bridge sends)."""
+    body = json.dumps(
+        {"provider": provider, "staff_id": staff_id, "return_url": env.linker.return_url, "staff_name": name}
+    ).encode()
+    answer = requests.post(
+        f"{env.stack.base_url}/v1/sites/{env.site['site_id']}/connect-links",
+        data=body,
+        headers=signing.headers(env.site["secret"], body),
+        verify=env.linker.verify,
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()["url"]
+
+
 def test_nothing_secret_is_stored_or_logged_in_the_clear(env):
     env.sandbox.post("consent", {"mode": "approve"})
     for provider in ("zoom", "google"):
         assert env.linker.link(provider, "kept")["meetbridge_status"] == "connected"
+    # A display name for the connect screen: shown there, kept sealed for the link's 10 minutes only.
+    url = named_link(env, "zoom", "named", "Grace Hopper-Named")
+    assert '<strong class="staff">Grace Hopper-Named</strong>' in env.linker.open(url).text
+    assert outcome(env.linker.press_continue(url).url)["meetbridge_status"] == "connected"
     needles = [env.site["secret"], env.site["secret"].removeprefix("whsec_"), "sam.staff@example.com"]
+    needles += ["Grace Hopper-Named"]
     needles += ["sandbox-zoom-secret", "sandbox-google-secret"]
     for provider in ("zoom", "google"):
         token = _token(env, provider, "kept")

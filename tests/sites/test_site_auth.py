@@ -142,6 +142,27 @@ def test_a_signed_json_view_gets_the_site_the_webhook_id_and_the_decoded_body(cl
 # --- refusals: the view never runs ----------------------------------------------------------------------
 
 
+def test_a_path_is_signed_in_its_canonical_percent_encoded_form(client, site):
+    # A segment with ':' (allowed in booking ids) is signed as the plugin's rawurlencode() writes it,
+    # whether the request line carries it escaped or not; the decoded form is refused.
+    encoded = f"/v1/sites/{site['site_id']}/probe/a%3Ab~c"
+    assert site_auth.canonical_path(f"/v1/sites/{site['site_id']}/probe/a:b~c") == encoded
+    for sent in (encoded, encoded.replace("%3A", ":")):
+        headers = signing.request_headers(site["secret"], "GET", encoded)
+        answer = client.get(sent, headers=headers)
+        assert answer.status_code == 200, answer.data
+        assert answer.get_json()["thing"] == "a:b~c"
+    decoded = signing.request_headers(site["secret"], "GET", encoded.replace("%3A", ":"))
+    _assert_refusal(client.get(encoded, headers=decoded), 401, BAD)
+
+
+def test_the_query_is_signed_as_sent(client, site):
+    path = f"/v1/sites/{site['site_id']}/probe/q?staff_id=a%3Ab&x=1"
+    assert client.get(path, headers=signing.request_headers(site["secret"], "GET", path)).status_code == 200
+    other = signing.request_headers(site["secret"], "GET", path.replace("%3A", ":"))
+    _assert_refusal(client.get(path, headers=other), 401, BAD)
+
+
 def test_no_signature_is_the_old_401_and_the_view_never_runs(client, site):
     answer = client.get(f"/v1/sites/{site['site_id']}/probe/lamp")
     _assert_refusal(answer, 401, MISSING)

@@ -44,7 +44,11 @@ def sites_create(stack: processes.Stack, name: str, url: str) -> dict:
 
 
 def configure_plugin(wp: WordPress, service_url: str, site: dict) -> None:
-    settings = json.dumps({"service_url": service_url, "site_id": site["site_id"]})
+    """The plugin's settings for `site`, trusting the stack's private CA through its CA bundle setting."""
+    settings = {"service_url": service_url, "site_id": site["site_id"]}
+    if wp.ca_bundle:
+        settings["ca_bundle"] = str(wp.ca_bundle)
+    settings = json.dumps(settings)
     wp.php(
         f"update_option( 'meetbridge_settings', json_decode( '{settings}', true ) );"
         f"update_option( 'meetbridge_secret', '{site['secret']}' ); return true;"
@@ -54,7 +58,7 @@ def configure_plugin(wp: WordPress, service_url: str, site: dict) -> None:
 def start_world(folder: Path, *, configure: bool = True) -> World:
     redis = processes.RedisServer(folder / "redis")
     stack = processes.Stack(folder / "stack", redis.url, workers=1, MEETBRIDGE_WORKER_PROCESSES="2")
-    wp = WordPress(folder / "wp", ca_bundle=stack.certs.bundle)
+    wp = WordPress(folder / "wp", ca_bundle=stack.certs.ca)
     world = None
     try:
         redis.start()

@@ -27,6 +27,20 @@ PACKAGES = ("php", "mariadbd", "mariadb-install-db", "phpunit")
 ADMIN_USER, ADMIN_PASSWORD = "admin", "correct-horse-battery-staple"
 
 
+#: Test-only mu-plugins: Easy Appointments 3.12.23 as observed (inert until installed by a test).
+MU_PLUGINS = ("easy-appointments-3.12.23.php",)
+#: Debian's package ships no theme: front-end pages (a shortcode in a post) need this one.
+THEME = "meetbridge-test-theme"
+
+
+def copy_wordpress(source: Path, target: Path) -> None:
+    """Copy Debian's WordPress with its symlinks resolved (the guide's `cp -rL`). Debian links bundled
+    libraries (underscore.js, getID3, …) relatively into /usr/share/javascript and /usr/share/php;
+    copytree's dangling-link check resolves a relative link against the working directory, so it
+    silently left them out, and every page needing underscore.js broke."""
+    subprocess.run(["cp", "-rL", str(source), str(target)], check=True, capture_output=True)
+
+
 def missing_packages() -> list[str]:
     """What of WordPress, PHP, MariaDB and PHPUnit is not installed."""
     missing = [
@@ -121,8 +135,8 @@ class MariaDB:
 
 class WordPress:
     """WordPress at `url` (http://127.0.0.1:port), the plugin active. `ca_bundle`, when given, is the
-    CA file the test-only mu-plugin hands to WordPress's HTTP client (the plugin itself never turns
-    verification off)."""
+    private CA of the MeetBridge the plugin is configured for (its "CA bundle" setting; TLS is never
+    turned off)."""
 
     def __init__(self, folder: Path, ca_bundle: Path | None = None, workers: int = 4):
         self.folder = folder
@@ -139,14 +153,16 @@ class WordPress:
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> WordPress:
         self.db.start()
-        shutil.copytree(WORDPRESS_SRC, self.root, symlinks=False, ignore_dangling_symlinks=True)
+        copy_wordpress(WORDPRESS_SRC, self.root)
         for name in ("wp-config.php", ".htaccess"):
             (self.root / name).unlink(missing_ok=True)
         self._write_config()
         self.install_plugin()
         mu = self.root / "wp-content" / "mu-plugins"
         mu.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "meetbridge-test-env.php", mu / "meetbridge-test-env.php")
+        for fixture in MU_PLUGINS:
+            shutil.copy(FIXTURES / fixture, mu / fixture)
+        shutil.copytree(FIXTURES / THEME, self.root / "wp-content" / "themes" / THEME)
         shutil.copy(FIXTURES / "router.php", self.folder / "router.php")
         install = self.php_file(FIXTURES / "install.php", ADMIN_USER, ADMIN_PASSWORD, self.url)
         assert "installed" in install, install
@@ -197,7 +213,6 @@ class WordPress:
         self.db.stop()
 
     def _write_config(self) -> None:
-        ca = f"define( 'MEETBRIDGE_TEST_CA', {json.dumps(str(self.ca_bundle))} );" if self.ca_bundle else ""
         salts = "\n".join(
             f"define( '{name}', '{os.urandom(24).hex()}' );"
             for name in (
@@ -225,7 +240,6 @@ define( 'AUTOMATIC_UPDATER_DISABLED', true );
 define( 'WP_DEBUG', true );
 define( 'WP_DEBUG_LOG', {json.dumps(str(self.debug_log))} );
 define( 'WP_DEBUG_DISPLAY', false );
-{ca}
 if ( ! defined( 'ABSPATH' ) ) {{
 	define( 'ABSPATH', __DIR__ . '/' );
 }}

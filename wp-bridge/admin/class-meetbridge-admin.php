@@ -184,7 +184,8 @@ class MeetBridge_Admin {
 	public static function action_connect(): void {
 		self::guard( 'meetbridge_connect' );
 		list( $provider, $staff_id ) = self::posted_account();
-		$answer                      = ( new MeetBridge_Client() )->connect_link( $provider, $staff_id, self::page_url( 'meetbridge-staff' ) );
+		$user                        = ctype_digit( $staff_id ) ? get_user_by( 'id', (int) $staff_id ) : false;
+		$answer                      = ( new MeetBridge_Client() )->connect_link( $provider, $staff_id, self::page_url( 'meetbridge-staff' ), $user ? (string) $user->display_name : '' );
 		$url                         = is_array( $answer['body'] ) && isset( $answer['body']['url'] ) ? (string) $answer['body']['url'] : '';
 		$host                        = wp_parse_url( $url, PHP_URL_HOST );
 		if ( ! $answer['ok'] || '' === $url || ! is_string( $host ) || strtolower( $host ) !== MeetBridge_Settings::service_host() ) {

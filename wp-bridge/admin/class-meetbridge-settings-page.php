@@ -1,6 +1,7 @@
 <?php
 /**
- * MeetBridge → Settings: service URL, site id, secret (Settings API), and "Test connection".
+ * MeetBridge → Settings: service URL, site id, secret, CA bundle, outbox retention, when Easy
+ * Appointments appointments get a meeting (Settings API), and "Test connection".
  *
  * @package MeetBridge
  */
@@ -28,8 +29,11 @@ class MeetBridge_Settings_Page {
 				'type'              => 'array',
 				'sanitize_callback' => array( 'MeetBridge_Settings', 'sanitize_settings' ),
 				'default'           => array(
-					'service_url' => '',
-					'site_id'     => '',
+					'service_url'    => '',
+					'site_id'        => '',
+					'ca_bundle'      => '',
+					'retention_days' => MeetBridge_Settings::DEFAULT_RETENTION_DAYS,
+					'ea_sync'        => 'confirmed',
 				),
 			)
 		);
@@ -46,6 +50,67 @@ class MeetBridge_Settings_Page {
 		add_settings_field( 'meetbridge_service_url', __( 'Service URL', 'meetbridge' ), array( __CLASS__, 'field_service_url' ), self::PAGE, 'meetbridge_service', array( 'label_for' => 'meetbridge_service_url' ) );
 		add_settings_field( 'meetbridge_site_id', __( 'Site id', 'meetbridge' ), array( __CLASS__, 'field_site_id' ), self::PAGE, 'meetbridge_service', array( 'label_for' => 'meetbridge_site_id' ) );
 		add_settings_field( 'meetbridge_secret', __( 'Secret', 'meetbridge' ), array( __CLASS__, 'field_secret' ), self::PAGE, 'meetbridge_service', array( 'label_for' => 'meetbridge_secret' ) );
+		add_settings_field( 'meetbridge_ca_bundle', __( 'CA bundle', 'meetbridge' ), array( __CLASS__, 'field_ca_bundle' ), self::PAGE, 'meetbridge_service', array( 'label_for' => 'meetbridge_ca_bundle' ) );
+		add_settings_section( 'meetbridge_privacy', __( 'Privacy', 'meetbridge' ), array( __CLASS__, 'privacy_intro' ), self::PAGE );
+		add_settings_field( 'meetbridge_retention_days', __( 'Keep sent events', 'meetbridge' ), array( __CLASS__, 'field_retention_days' ), self::PAGE, 'meetbridge_privacy', array( 'label_for' => 'meetbridge_retention_days' ) );
+		add_settings_section( 'meetbridge_ea', __( 'Easy Appointments', 'meetbridge' ), '__return_null', self::PAGE );
+		add_settings_field( 'meetbridge_ea_sync', __( 'Create meetings for', 'meetbridge' ), array( __CLASS__, 'field_ea_sync' ), self::PAGE, 'meetbridge_ea' );
+	}
+
+	/**
+	 * CA bundle field: a path or PEM text; says which CAs are trusted now.
+	 */
+	public static function field_ca_bundle(): void {
+		printf(
+			'<textarea class="large-text code" rows="3" id="meetbridge_ca_bundle" name="%s[ca_bundle]" placeholder="%s" spellcheck="false">%s</textarea>',
+			esc_attr( MeetBridge_Settings::OPTION ),
+			esc_attr__( 'Empty: the usual certificate authorities. Or /path/to/meetbridge-ca.pem, or paste -----BEGIN CERTIFICATE----- …', 'meetbridge' ),
+			esc_textarea( MeetBridge_Settings::ca_bundle() )
+		);
+		echo '<p class="description">' . esc_html__( 'Only if MeetBridge\'s TLS certificate comes from a private certificate authority: the CA certificate (PEM), as a file path readable by WordPress or pasted here. Used only for requests to MeetBridge; "Test connection" checks it.', 'meetbridge' ) . '</p>';
+		/* translators: %s: the trusted certificate authorities. */
+		echo '<p class="description meetbridge-ca-trusted">' . esc_html( sprintf( __( 'Trusted now: %s', 'meetbridge' ), MeetBridge_CA::describe() ) ) . '</p>';
+	}
+
+	/**
+	 * Privacy section text.
+	 */
+	public static function privacy_intro(): void {
+		echo '<p>' . esc_html__( 'An event\'s content (names, e-mail addresses, title) is kept only until MeetBridge has received it. The record that it was sent is kept for the days below, then deleted; failed events too. Customers\' data can be exported and erased under Tools → Export / Erase Personal Data.', 'meetbridge' ) . '</p>';
+	}
+
+	/**
+	 * Retention field.
+	 */
+	public static function field_retention_days(): void {
+		printf(
+			'<input type="number" class="small-text" id="meetbridge_retention_days" name="%s[retention_days]" value="%d" min="1" max="%d" step="1"> %s',
+			esc_attr( MeetBridge_Settings::OPTION ),
+			(int) MeetBridge_Settings::retention_days(),
+			(int) MeetBridge_Settings::MAX_RETENTION_DAYS,
+			esc_html__( 'days', 'meetbridge' )
+		);
+	}
+
+	/**
+	 * Easy Appointments sync field.
+	 */
+	public static function field_ea_sync(): void {
+		$choices = array(
+			'confirmed' => __( 'Confirmed appointments only (recommended): a pending appointment gets its meeting and invitation once an admin confirms it', 'meetbridge' ),
+			'pending'   => __( 'Pending and confirmed appointments: the meeting and invitation right away; cancelled if the appointment is rejected', 'meetbridge' ),
+		);
+		echo '<fieldset>';
+		foreach ( $choices as $value => $label ) {
+			printf(
+				'<label><input type="radio" name="%s[ea_sync]" value="%s"%s> %s</label><br>',
+				esc_attr( MeetBridge_Settings::OPTION ),
+				esc_attr( $value ),
+				checked( MeetBridge_Settings::ea_sync_on(), $value, false ),
+				esc_html( $label )
+			);
+		}
+		echo '<p class="description">' . esc_html__( 'Easy Appointments gives new bookings the status "pending" unless set otherwise. With "confirmed only", an appointment put back to pending, cancelled, abandoned or deleted has its meeting cancelled.', 'meetbridge' ) . '</p></fieldset>';
 	}
 
 	/**

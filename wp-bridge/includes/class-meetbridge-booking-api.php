@@ -80,7 +80,9 @@ class MeetBridge_Booking_API {
 			$normalized['id'],
 			$normalized['title'] ?? '',
 			$normalized['staff']['id'],
-			$normalized['start'] ?? ''
+			$normalized['start'] ?? '',
+			$type,
+			MeetBridge_Settings::customer_hash( (string) ( $normalized['customer']['email'] ?? '' ) )
 		);
 		$normalized['revision'] = $revision;
 		$ordered                = array_merge( array( 'id' => $normalized['id'], 'revision' => $revision ), $normalized );

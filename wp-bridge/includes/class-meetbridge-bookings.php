@@ -1,7 +1,9 @@
 <?php
 /**
- * What this site knows about each booking: the last revision it assigned, the sync state, the Zoom
- * join link and the Google event link MeetBridge reported, and the last error.
+ * What this site knows about each booking: the last revision it assigned and the last event sent,
+ * the sync state, the Zoom join link and the Google event link MeetBridge reported, the last error,
+ * and a keyed hash of the customer's e-mail (MeetBridge_Settings::customer_hash(), never the address)
+ * so the privacy tools can find a customer's bookings.
  *
  * @package MeetBridge
  */
@@ -18,26 +20,31 @@ class MeetBridge_Bookings {
 	/**
 	 * Assign the next revision of a booking atomically (1 for a new booking) and record its basics.
 	 *
-	 * @param string $booking_id Booking id.
-	 * @param string $title      Title (for the admin list).
-	 * @param string $staff_id   Staff id.
-	 * @param string $starts_at  Start (RFC 3339).
+	 * @param string $booking_id    Booking id.
+	 * @param string $title         Title (for the admin list).
+	 * @param string $staff_id      Staff id.
+	 * @param string $starts_at     Start (RFC 3339).
+	 * @param string $event_type    The event this revision is for.
+	 * @param string $customer_hash MeetBridge_Settings::customer_hash() of the customer ('' keeps the stored one).
 	 * @return int The revision.
 	 */
-	public static function next_revision( string $booking_id, string $title, string $staff_id, string $starts_at ): int {
+	public static function next_revision( string $booking_id, string $title, string $staff_id, string $starts_at, string $event_type = '', string $customer_hash = '' ): int {
 		global $wpdb;
 		$table = MeetBridge_Schema::tables()['bookings'];
 		// LAST_INSERT_ID(expr) makes the incremented value this connection's insert id; a fresh
 		// insert leaves it at 0, which means revision 1.
 		$wpdb->query( // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 			$wpdb->prepare(
-				"INSERT INTO {$table} (booking_id, revision, state, title, staff_id, starts_at, updated_at) VALUES (%s, 1, 'queued', %s, %s, %s, %d)
+				"INSERT INTO {$table} (booking_id, revision, state, title, staff_id, starts_at, last_event, customer_hash, updated_at) VALUES (%s, 1, 'queued', %s, %s, %s, %s, %s, %d)
 				ON DUPLICATE KEY UPDATE revision = LAST_INSERT_ID(revision + 1), state = 'queued', title = IF(VALUES(title) = '', title, VALUES(title)),
-				staff_id = IF(VALUES(staff_id) = '', staff_id, VALUES(staff_id)), starts_at = IF(VALUES(starts_at) = '', starts_at, VALUES(starts_at)), updated_at = VALUES(updated_at)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				staff_id = IF(VALUES(staff_id) = '', staff_id, VALUES(staff_id)), starts_at = IF(VALUES(starts_at) = '', starts_at, VALUES(starts_at)),
+				last_event = VALUES(last_event), customer_hash = IF(VALUES(customer_hash) = '', customer_hash, VALUES(customer_hash)), updated_at = VALUES(updated_at)", // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				$booking_id,
 				$title,
 				$staff_id,
 				$starts_at,
+				$event_type,
+				$customer_hash,
 				time()
 			)
 		);
@@ -172,5 +179,45 @@ class MeetBridge_Bookings {
 	public static function join_link( string $booking_id ): string {
 		$row = self::get( $booking_id );
 		return $row && 'synced' === $row['state'] && ! empty( $row['join_url'] ) ? (string) $row['join_url'] : '';
+	}
+
+	/**
+	 * Bookings of a customer (by MeetBridge_Settings::customer_hash()), in booking id order.
+	 *
+	 * @param string $customer_hash Hash.
+	 * @param int    $limit         How many.
+	 * @param string $after         Only ids after this one.
+	 * @param int    $offset        Rows to skip.
+	 * @return array<int, array>
+	 */
+	public static function of_customer( string $customer_hash, int $limit, string $after = '', int $offset = 0 ): array {
+		global $wpdb;
+		if ( '' === $customer_hash ) {
+			return array();
+		}
+		$table = MeetBridge_Schema::tables()['bookings'];
+		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$table} WHERE customer_hash = %s AND booking_id > %s ORDER BY booking_id LIMIT %d OFFSET %d", $customer_hash, $after, $limit, $offset ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Forget a booking (its MeetBridge data was erased).
+	 *
+	 * @param string $booking_id Booking id.
+	 */
+	public static function delete( string $booking_id ): void {
+		global $wpdb;
+		$wpdb->delete( MeetBridge_Schema::tables()['bookings'], array( 'booking_id' => $booking_id ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Drop what a booking row says about the appointment (title, links, error) and keep only what a
+	 * later erasure needs: its id, revision, staff id and customer hash.
+	 *
+	 * @param string $booking_id Booking id.
+	 */
+	public static function scrub( string $booking_id ): void {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET title = '', starts_at = '', join_url = NULL, event_link = NULL, last_error = NULL, updated_at = %d WHERE booking_id = %s", time(), $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
 	}
 }

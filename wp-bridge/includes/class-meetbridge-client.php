@@ -1,7 +1,8 @@
 <?php
 /**
  * All HTTP to MeetBridge goes through here: signed requests, a timeout, no redirects, TLS verified,
- * `is_wp_error()` checked before the status code. `wp_safe_remote_request()` refuses local and
+ * `is_wp_error()` checked before the status code, and the CA bundle setting (MeetBridge_CA) when
+ * MeetBridge's certificate comes from a private CA. `wp_safe_remote_request()` refuses local and
  * private hosts and ports other than 80, 443 and 8080; the `http_request_host_is_external` and
  * `http_allowed_safe_ports` filters below let through the one host (and port) the admin configured as
  * the service URL, and nothing else.
@@ -119,17 +120,21 @@ class MeetBridge_Client {
 	 * @param string $provider   `google` or `zoom`.
 	 * @param string $staff_id   Staff id.
 	 * @param string $return_url Where the browser comes back.
+	 * @param string $staff_name The staff member's display name for the connect screen ('' for none);
+	 *                           MeetBridge keeps it sealed for the link's 10 minutes only.
 	 * @return array See request().
 	 */
-	public function connect_link( string $provider, string $staff_id, string $return_url ): array {
-		$body = wp_json_encode(
-			array(
-				'provider'   => $provider,
-				'staff_id'   => $staff_id,
-				'return_url' => $return_url,
-			)
+	public function connect_link( string $provider, string $staff_id, string $return_url, string $staff_name = '' ): array {
+		$fields     = array(
+			'provider'   => $provider,
+			'staff_id'   => $staff_id,
+			'return_url' => $return_url,
 		);
-		return $this->request( 'POST', $this->site_path() . '/connect-links', (string) $body );
+		$staff_name = (string) preg_replace( array( '/[\x00-\x1f\x7f-\x9f]+/u', '/^\s+|\s+$/u' ), array( ' ', '' ), $staff_name );
+		if ( '' !== $staff_name ) {
+			$fields['staff_name'] = mb_substr( $staff_name, 0, 100 );
+		}
+		return $this->request( 'POST', $this->site_path() . '/connect-links', (string) wp_json_encode( $fields ) );
 	}
 
 	/**
@@ -160,6 +165,17 @@ class MeetBridge_Client {
 	 */
 	public function booking( string $booking_id ): array {
 		return $this->request( 'GET', $this->site_path() . '/bookings/' . rawurlencode( $booking_id ) );
+	}
+
+	/**
+	 * Erase a booking at MeetBridge: its Zoom meeting, its Google Calendar event and its records
+	 * (`DELETE {site}/bookings/{id}`; 404 `unknown_booking` when MeetBridge holds nothing of it).
+	 *
+	 * @param string $booking_id Booking id.
+	 * @return array See request().
+	 */
+	public function erase_booking( string $booking_id ): array {
+		return $this->request( 'DELETE', $this->site_path() . '/bookings/' . rawurlencode( $booking_id ) );
 	}
 
 	/**
@@ -198,7 +214,8 @@ class MeetBridge_Client {
 			$result['error'] = __( 'MeetBridge is not configured: set the service URL, site id and secret.', 'meetbridge' );
 			return $result;
 		}
-		$payload = null === $body ? $method . ' ' . $path : $body;
+		$path    = MeetBridge_Signer::canonical_target( $path ); // Sent and signed in the same form.
+		$payload = null === $body ? MeetBridge_Signer::request_line( $method, $path ) : $body;
 		try {
 			$headers = MeetBridge_Signer::headers( $this->secret, $webhook_id ?? MeetBridge_Signer::new_id(), time(), $payload );
 		} catch ( InvalidArgumentException $e ) {
@@ -216,6 +233,14 @@ class MeetBridge_Client {
 		if ( null !== $body ) {
 			$args['headers']['Content-Type'] = 'application/json';
 			$args['body']                    = $body;
+		}
+		$ca_file = MeetBridge_CA::file();
+		if ( is_wp_error( $ca_file ) ) {
+			$result['error'] = $ca_file->get_error_message();
+			return $result;
+		}
+		if ( '' !== $ca_file ) {
+			$args['sslcertificates'] = $ca_file; // A private CA (MeetBridge → Settings → CA bundle).
 		}
 		$response = wp_safe_remote_request( $this->base . $path, $args );
 		if ( is_wp_error( $response ) ) {

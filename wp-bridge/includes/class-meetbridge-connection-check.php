@@ -1,8 +1,8 @@
 <?php
 /**
  * "Test connection": one signed GET of a booking that does not exist. MeetBridge answering
- * 404 `unknown_booking` proves the URL, the site id and the secret are all right; every other
- * outcome is turned into a sentence that says what to fix.
+ * 404 `unknown_booking` proves the URL, the site id, the secret and the TLS trust (the CA bundle
+ * setting, if any) are all right; every other outcome is turned into a sentence that says what to fix.
  *
  * @package MeetBridge
  */
@@ -30,6 +30,14 @@ class MeetBridge_Connection_Check {
 				'message' => __( 'Fill in the service URL, the site id and the secret, save, then test again.', 'meetbridge' ),
 			);
 		}
+		$ca = MeetBridge_CA::file();
+		if ( is_wp_error( $ca ) ) {
+			return array(
+				'ok'      => false,
+				/* translators: %s: what is wrong with the CA bundle. */
+				'message' => sprintf( __( 'CA bundle: %s', 'meetbridge' ), $ca->get_error_message() ),
+			);
+		}
 		$client = new MeetBridge_Client( null, null, null, 10.0 );
 		return self::explain( $client->booking( self::PROBE_BOOKING ), time() );
 	}
@@ -44,6 +52,13 @@ class MeetBridge_Connection_Check {
 	public static function explain( array $answer, int $now ): array {
 		$status = (int) $answer['status'];
 		$code   = is_array( $answer['body'] ) && isset( $answer['body']['error'] ) ? (string) $answer['body']['error'] : '';
+		if ( 0 === $status && self::is_tls_error( (string) $answer['error'] ) ) {
+			return array(
+				'ok'      => false,
+				/* translators: 1: service URL, 2: the TLS error, 3: which CAs are trusted. */
+				'message' => sprintf( __( 'MeetBridge\'s TLS certificate at %1$s is not trusted: %2$s. Trusted now: %3$s If MeetBridge uses a private certificate authority, put its CA certificate (a PEM file path or the PEM text) in "CA bundle" and save.', 'meetbridge' ), MeetBridge_Settings::service_url(), $answer['error'], MeetBridge_CA::describe() ),
+			);
+		}
 		if ( 0 === $status ) {
 			return array(
 				'ok'      => false,
@@ -52,9 +67,10 @@ class MeetBridge_Connection_Check {
 			);
 		}
 		if ( 404 === $status && 'unknown_booking' === $code ) {
+			$trust = '' === MeetBridge_Settings::ca_bundle() ? '' : ' ' . __( 'Its TLS certificate is trusted through the CA bundle.', 'meetbridge' );
 			return array(
 				'ok'      => true,
-				'message' => __( 'Connected: MeetBridge accepted this site\'s signature. The service URL, site id and secret are right.', 'meetbridge' ),
+				'message' => __( 'Connected: MeetBridge accepted this site\'s signature. The service URL, site id and secret are right.', 'meetbridge' ) . $trust,
 			);
 		}
 		if ( 404 === $status && 'unknown_site' === $code ) {
@@ -89,5 +105,15 @@ class MeetBridge_Connection_Check {
 			/* translators: %s: status and message. */
 			'message' => sprintf( __( 'MeetBridge answered unexpectedly (%s). Try again in a minute; if it persists, tell MeetBridge\'s operator.', 'meetbridge' ), $answer['error'] ),
 		);
+	}
+
+	/**
+	 * Whether a network error is about TLS trust (an unknown CA, a name mismatch, an expired
+	 * certificate) rather than reachability.
+	 *
+	 * @param string $error The transport's message.
+	 */
+	private static function is_tls_error( string $error ): bool {
+		return (bool) preg_match( '/cURL error (35|51|58|60|77)\b|SSL certificate|certificate verify|self[- ]signed|unable to get local issuer/i', $error );
 	}
 }

@@ -12,7 +12,17 @@
  * The appointment is read back from Easy Appointments' tables (`ea_appointments`, `ea_services`,
  * `ea_staff`, `ea_locations`, and the customer's name and e-mail from `ea_fields`), falling back to
  * the hook's `$app_data`. Bookings are sent as `ea-{id}`; the staff member is the WordPress user with
- * the worker's e-mail (else `ea-worker-{id}`); statuses 'canceled' and 'abandoned' cancel.
+ * the worker's e-mail (else `ea-worker-{id}`).
+ *
+ * Which appointments get a meeting (MeetBridge → Settings): only `confirmed` ones (the default;
+ * Easy Appointments' own default status for a new booking is `pending`, which waits for the admin),
+ * or `pending` and `reservation` ones too. An appointment that was sent and is now `canceled`,
+ * `abandoned`, or no longer in that set (a pending one rejected, a confirmed one put back to pending
+ * in confirmed-only mode) gets a `booking.cancelled`.
+ *
+ * Easy Appointments fires no hook when an appointment is deleted or cancelled in bulk: see
+ * MeetBridge_EA_Watch for how those paths are caught. MeetBridge_EA_Mail gives its e-mail templates the
+ * `#meetbridge_join_link#` / `#meetbridge_join_url#` tags.
  * Filters: `meetbridge_ea_video` ('zoom'), `meetbridge_ea_staff_id`, `meetbridge_ea_booking`.
  *
  * Busy slots: Easy Appointments applies no filter to the free slots it lists, so a slot the worker is
@@ -36,6 +46,15 @@ class MeetBridge_Easy_Appointments {
 	const ACTIVE    = array( 'pending', 'reservation', 'confirmed' );
 
 	/**
+	 * The statuses that get a meeting with the current setting.
+	 *
+	 * @return string[]
+	 */
+	public static function active_statuses(): array {
+		return 'pending' === MeetBridge_Settings::ea_sync_on() ? self::ACTIVE : array( 'confirmed' );
+	}
+
+	/**
 	 * Hook into Easy Appointments.
 	 */
 	public static function init(): void {
@@ -48,6 +67,8 @@ class MeetBridge_Easy_Appointments {
 		foreach ( array( 'easy_ea_can_make_reservation', 'ea_can_make_reservation' ) as $hook ) {
 			add_filter( $hook, array( __CLASS__, 'check_reservation' ), 20, 2 );
 		}
+		MeetBridge_EA_Watch::init();
+		MeetBridge_EA_Mail::init();
 	}
 
 	/**
@@ -89,23 +110,17 @@ class MeetBridge_Easy_Appointments {
 		$booking_id = self::booking_id( $id );
 		$known      = MeetBridge_Bookings::get( $booking_id );
 		$status     = isset( $app['status'] ) ? strtolower( (string) $app['status'] ) : 'confirmed';
-		$cancelled  = $known && ( 'cancelled' === $known['state'] || 'booking.cancelled' === MeetBridge_Outbox::last_type( $booking_id ) );
-		if ( in_array( $status, self::CANCELLED, true ) ) {
-			if ( ! $known || $cancelled ) {
-				return null;
-			}
-			return MeetBridge_Booking_API::submit( 'booking.cancelled', array( 'id' => $booking_id ) );
-		}
-		if ( ! in_array( $status, self::ACTIVE, true ) ) {
-			return null;
+		$sent       = $known && in_array( (string) $known['last_event'], array( 'booking.created', 'booking.updated' ), true );
+		if ( ! in_array( $status, self::active_statuses(), true ) ) {
+			// Cancelled, abandoned, rejected, or not (or no longer) confirmed: no meeting.
+			return $sent ? MeetBridge_Booking_API::submit( 'booking.cancelled', array( 'id' => $booking_id ) ) : null;
 		}
 		$booking = self::map( $app );
 		if ( is_wp_error( $booking ) ) {
 			do_action( 'meetbridge_booking_rejected', $booking, $app );
 			return $booking;
 		}
-		$type = $known && ! $cancelled ? 'booking.updated' : 'booking.created';
-		return MeetBridge_Booking_API::submit( $type, $booking );
+		return MeetBridge_Booking_API::submit( $sent ? 'booking.updated' : 'booking.created', $booking );
 	}
 
 	/**
@@ -142,7 +157,7 @@ class MeetBridge_Easy_Appointments {
 				'name'  => (string) ( $app['worker_name'] ?? '' ),
 			),
 			'customer' => array(
-				'email' => (string) ( $app['email'] ?? '' ),
+				'email' => self::customer_email( $app ),
 				'name'  => (string) ( $app['name'] ?? '' ),
 			),
 			'video'    => (string) apply_filters( 'meetbridge_ea_video', 'zoom', $app ),
@@ -230,7 +245,7 @@ class MeetBridge_Easy_Appointments {
 	/**
 	 * Whether Easy Appointments' tables exist.
 	 */
-	private static function has_tables(): bool {
+	public static function has_tables(): bool {
 		global $wpdb;
 		$table = $wpdb->prefix . 'ea_appointments';
 		return $wpdb->get_var( $wpdb->prepare( 'SHOW TABLES LIKE %s', $wpdb->esc_like( $table ) ) ) === $table; // phpcs:ignore WordPress.DB.DirectDatabaseQuery
@@ -283,6 +298,20 @@ class MeetBridge_Easy_Appointments {
 			}
 		}
 		return array_filter( $row, static fn( $value ) => null !== $value );
+	}
+
+	/**
+	 * The customer's e-mail of an appointment ('email' or 'e-mail' field), or ''.
+	 *
+	 * @param array $app Appointment (as load() or Easy Appointments' mail data has it).
+	 */
+	public static function customer_email( array $app ): string {
+		foreach ( array( 'email', 'e-mail' ) as $key ) {
+			if ( ! empty( $app[ $key ] ) && is_string( $app[ $key ] ) ) {
+				return $app[ $key ];
+			}
+		}
+		return '';
 	}
 
 	/**

@@ -10,6 +10,10 @@
  * good. A 2xx acknowledges; 429, 5xx and network errors are retried with backoff; any other 4xx
  * marks the event failed with the reason (shown on the MeetBridge page; "Retry now" sends it again).
  *
+ * Privacy: an event's body (names, e-mails, title) is kept only until MeetBridge acknowledges it; the
+ * row itself (ids, status, no personal data) is deleted once older than the retention setting (days),
+ * and a failed row, body included, likewise (prune(), run by MeetBridge_Maintenance).
+ *
  * @package MeetBridge
  */
 
@@ -27,6 +31,7 @@ class MeetBridge_Outbox {
 	const BATCH      = 20;
 	const MAX_SECONDS = 20;
 	const BACKOFF    = array( 10, 30, 60, 120, 300, 600, 1800, 3600 );
+	const PRUNE_BATCH = 500;
 
 	/**
 	 * Whether this request stored an event (then it spawns a sender at shutdown).
@@ -138,6 +143,9 @@ class MeetBridge_Outbox {
 			'locked' => false,
 		);
 		if ( ! MeetBridge_Settings::is_configured() && null === $client ) {
+			// Requests skip spawning while a sender runs: this one is done, so the next event (sent
+			// once the settings are complete) spawns a sender again.
+			delete_option( MeetBridge_Settings::SPAWNED );
 			return $stats;
 		}
 		$client   = $client ?? new MeetBridge_Client();
@@ -165,6 +173,7 @@ class MeetBridge_Outbox {
 			delete_option( MeetBridge_Settings::SPAWNED );
 		} while ( microtime( true ) <= $deadline && count( self::due( 1 ) ) > 0 );
 		self::schedule_next();
+		MeetBridge_Maintenance::maybe_run();
 		return $stats;
 	}
 
@@ -177,7 +186,11 @@ class MeetBridge_Outbox {
 	 */
 	public static function send( MeetBridge_Client $client, array $row ): string {
 		global $wpdb;
-		$table    = MeetBridge_Schema::tables()['outbox'];
+		$table = MeetBridge_Schema::tables()['outbox'];
+		if ( '' === (string) $row['body'] ) { // Never sent empty: a body is only dropped once acknowledged.
+			$wpdb->update( $table, array( 'status' => 'sent' ), array( 'id' => (int) $row['id'] ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			return 'sent';
+		}
 		$answer   = $client->post_event( (string) $row['body'], (string) $row['webhook_id'] );
 		$verdict  = self::verdict( $answer );
 		$attempts = (int) $row['attempts'] + 1;
@@ -189,6 +202,7 @@ class MeetBridge_Outbox {
 		if ( 'ack' === $verdict ) {
 			$update['status']  = 'sent';
 			$update['sent_at'] = time();
+			$update['body']    = ''; // Acknowledged: MeetBridge has it; nothing personal stays here.
 			MeetBridge_Bookings::mark_accepted( (string) $row['booking_id'], (int) $row['revision'] );
 		} elseif ( 'fail' === $verdict ) {
 			$update['status'] = 'failed';
@@ -234,14 +248,66 @@ class MeetBridge_Outbox {
 	}
 
 	/**
-	 * The type of the newest event stored for a booking, or ''.
+	 * Delete sent and failed rows older than the retention setting, oldest first, in batches, for at
+	 * most `$budget` seconds. Pending rows (still owed to MeetBridge) are never deleted.
+	 *
+	 * @param int|null $now    Clock.
+	 * @param float    $budget Seconds.
+	 * @return int Rows deleted.
+	 */
+	public static function prune( ?int $now = null, float $budget = 2.0 ): int {
+		global $wpdb;
+		$table    = MeetBridge_Schema::tables()['outbox'];
+		$cutoff   = ( $now ?? time() ) - MeetBridge_Settings::retention_days() * DAY_IN_SECONDS;
+		$deadline = microtime( true ) + $budget;
+		$deleted  = 0;
+		do {
+			$batch    = (int) $wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE status IN ('sent', 'failed') AND created_at < %d ORDER BY created_at LIMIT %d", $cutoff, self::PRUNE_BATCH ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+			$deleted += $batch;
+		} while ( self::PRUNE_BATCH === $batch && microtime( true ) < $deadline );
+		return $deleted;
+	}
+
+	/**
+	 * Take the sender's lock (the same MySQL lock run() holds while it sends), waiting up to `$wait`
+	 * seconds, so no event of a booking is in flight while its rows are deleted.
+	 *
+	 * @param int $wait Seconds.
+	 */
+	public static function lock( int $wait ): bool {
+		global $wpdb;
+		return '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name(), $wait ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Release the lock taken by lock().
+	 */
+	public static function unlock(): void {
+		global $wpdb;
+		$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name() ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Delete every row of a booking, pending ones included (its data is being erased). Call it holding
+	 * lock().
+	 *
+	 * @param string $booking_id Booking id.
+	 * @return int Rows deleted.
+	 */
+	public static function forget_booking( string $booking_id ): int {
+		global $wpdb;
+		return (int) $wpdb->delete( MeetBridge_Schema::tables()['outbox'], array( 'booking_id' => $booking_id ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Rows of a booking still waiting to be sent.
 	 *
 	 * @param string $booking_id Booking id.
 	 */
-	public static function last_type( string $booking_id ): string {
+	public static function pending_count( string $booking_id ): int {
 		global $wpdb;
 		$table = MeetBridge_Schema::tables()['outbox'];
-		return (string) $wpdb->get_var( $wpdb->prepare( "SELECT event_type FROM {$table} WHERE booking_id = %s ORDER BY id DESC LIMIT 1", $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		return (int) $wpdb->get_var( $wpdb->prepare( "SELECT COUNT(*) FROM {$table} WHERE booking_id = %s AND status = 'pending'", $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
 	}
 
 	/**

@@ -27,10 +27,13 @@ class MeetBridge_Plugin {
 		add_action( 'shutdown', array( 'MeetBridge_Outbox', 'spawn_at_shutdown' ) );
 		add_action( 'update_option_' . MeetBridge_Settings::OPTION, array( 'MeetBridge_Outbox', 'requeue_after_settings_change' ) );
 		add_action( 'update_option_' . MeetBridge_Settings::SECRET, array( 'MeetBridge_Outbox', 'requeue_after_settings_change' ) );
+		MeetBridge_Maintenance::init();
 		MeetBridge_Booking_API::init();
 		MeetBridge_Availability::init();
 		MeetBridge_Easy_Appointments::init();
 		MeetBridge_Join_Link::init();
+		MeetBridge_Join_Page::init();
+		MeetBridge_Privacy::init();
 		if ( is_admin() ) {
 			MeetBridge_Admin::init();
 		}
@@ -44,6 +47,8 @@ class MeetBridge_Plugin {
 		add_option( MeetBridge_Settings::OPTION, array( 'service_url' => '', 'site_id' => '' ) );
 		add_option( MeetBridge_Settings::SECRET, '', '', 'no' );
 		add_option( MeetBridge_Settings::RELINK, array(), '', 'no' );
+		MeetBridge_Settings::privacy_key();
+		MeetBridge_Maintenance::schedule();
 	}
 
 	/**
@@ -51,6 +56,7 @@ class MeetBridge_Plugin {
 	 */
 	public static function deactivate(): void {
 		wp_clear_scheduled_hook( MeetBridge_Outbox::HOOK );
+		wp_clear_scheduled_hook( MeetBridge_Maintenance::HOOK );
 	}
 
 	/**
@@ -59,6 +65,7 @@ class MeetBridge_Plugin {
 	public static function maybe_upgrade(): void {
 		if ( get_option( MeetBridge_Settings::DB_VERSION ) !== MeetBridge_Schema::VERSION ) {
 			MeetBridge_Schema::install();
+			MeetBridge_Maintenance::schedule();
 		}
 	}
 

@@ -1,7 +1,9 @@
 <?php
 /**
- * The plugin's three tables: bookings (sync state, links), outbox (signed events to send) and inbox
- * (webhook ids of results already applied).
+ * The plugin's three tables: bookings (sync state, links, a keyed hash of the customer's e-mail for
+ * the privacy tools, the last event sent), outbox (signed events to send; a body is kept only until
+ * MeetBridge acknowledges it, rows only for the retention days) and inbox (webhook ids of results
+ * already applied).
  *
  * @package MeetBridge
  */
@@ -15,7 +17,7 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class MeetBridge_Schema {
 
-	const VERSION = '1';
+	const VERSION = '2';
 
 	/**
 	 * Table names with the site's prefix.
@@ -36,7 +38,8 @@ class MeetBridge_Schema {
 	 */
 	public static function install(): void {
 		global $wpdb;
-		if ( get_option( MeetBridge_Settings::DB_VERSION ) === self::VERSION ) {
+		$installed = get_option( MeetBridge_Settings::DB_VERSION );
+		if ( self::VERSION === $installed ) {
 			return;
 		}
 		require_once ABSPATH . 'wp-admin/includes/upgrade.php';
@@ -56,9 +59,12 @@ class MeetBridge_Schema {
   event_id varchar(1024) NOT NULL DEFAULT '',
   event_link text NULL,
   last_error text NULL,
+  customer_hash char(64) NOT NULL DEFAULT '',
+  last_event varchar(32) NOT NULL DEFAULT '',
   updated_at bigint(20) unsigned NOT NULL DEFAULT 0,
   PRIMARY KEY  (booking_id),
-  KEY updated_at (updated_at)
+  KEY updated_at (updated_at),
+  KEY customer_hash (customer_hash)
 ) $charset;
 CREATE TABLE {$t['outbox']} (
   id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
@@ -77,7 +83,8 @@ CREATE TABLE {$t['outbox']} (
   PRIMARY KEY  (id),
   UNIQUE KEY webhook_id (webhook_id),
   KEY due (status,next_attempt_at),
-  KEY booking (booking_id,status,id)
+  KEY booking (booking_id,status,id),
+  KEY prune (status,created_at)
 ) $charset;
 CREATE TABLE {$t['inbox']} (
   webhook_id varchar(255) NOT NULL,
@@ -86,7 +93,31 @@ CREATE TABLE {$t['inbox']} (
   KEY received_at (received_at)
 ) $charset;"
 		);
+		if ( '1' === $installed ) {
+			self::from_1();
+		}
 		update_option( MeetBridge_Settings::DB_VERSION, self::VERSION, false );
+	}
+
+	/**
+	 * Upgrade the data of schema 1: each booking's last event and customer hash from its newest
+	 * outbox row, then the bodies MeetBridge already acknowledged are dropped.
+	 */
+	private static function from_1(): void {
+		global $wpdb;
+		$t = self::tables();
+		// phpcs:disable WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$wpdb->query( "UPDATE {$t['bookings']} b SET b.last_event = COALESCE( ( SELECT o.event_type FROM {$t['outbox']} o WHERE o.booking_id = b.booking_id ORDER BY o.id DESC LIMIT 1 ), '' )" );
+		$rows = $wpdb->get_results( "SELECT o.booking_id, o.body FROM {$t['outbox']} o WHERE o.event_type <> 'booking.cancelled' AND o.id = ( SELECT MAX( p.id ) FROM {$t['outbox']} p WHERE p.booking_id = o.booking_id AND p.event_type <> 'booking.cancelled' )", ARRAY_A );
+		foreach ( (array) $rows as $row ) {
+			$body  = json_decode( (string) $row['body'], true );
+			$email = is_array( $body ) && isset( $body['booking']['customer']['email'] ) ? (string) $body['booking']['customer']['email'] : '';
+			if ( '' !== $email ) {
+				$wpdb->update( $t['bookings'], array( 'customer_hash' => MeetBridge_Settings::customer_hash( $email ) ), array( 'booking_id' => $row['booking_id'] ) );
+			}
+		}
+		$wpdb->query( "UPDATE {$t['outbox']} SET body = '' WHERE status = 'sent'" );
+		// phpcs:enable
 	}
 
 	/**

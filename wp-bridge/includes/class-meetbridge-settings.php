@@ -1,7 +1,9 @@
 <?php
 /**
- * The plugin's options: the service URL and site id (one autoloaded option) and the signing secret
- * (its own option, never autoloaded, never printed back), with their sanitizers.
+ * The plugin's options: the service URL, site id, CA bundle, outbox retention and Easy Appointments
+ * sync mode (one autoloaded option), the signing secret (its own option, never autoloaded, never
+ * printed back) and the privacy key (random, never autoloaded: it keys the customer hashes and the
+ * join-link tokens), with their sanitizers.
  *
  * @package MeetBridge
  */
@@ -21,7 +23,74 @@ class MeetBridge_Settings {
 	const DB_VERSION            = 'meetbridge_db_version';
 	const SPAWNED               = 'meetbridge_sender_spawned';
 	const AVAILABILITY_WARNINGS = 'meetbridge_availability_warnings';
-	const OPTION_NAMES          = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION, self::SPAWNED, self::AVAILABILITY_WARNINGS );
+	const PRIVACY_KEY           = 'meetbridge_privacy_key';
+	const MAINTAINED            = 'meetbridge_maintained_at';
+	const OPTION_NAMES          = array( self::OPTION, self::SECRET, self::RELINK, self::DB_VERSION, self::SPAWNED, self::AVAILABILITY_WARNINGS, self::PRIVACY_KEY, self::MAINTAINED );
+
+	const DEFAULT_RETENTION_DAYS = 7;
+	const MAX_RETENTION_DAYS     = 90;
+	const EA_SYNC_MODES          = array( 'confirmed', 'pending' );
+
+	/**
+	 * One value of the main option.
+	 *
+	 * @param string $key     Key.
+	 * @param mixed  $default Value when it is not set.
+	 * @return mixed
+	 */
+	private static function value( string $key, $default ) {
+		$settings = get_option( self::OPTION, array() );
+		return is_array( $settings ) && isset( $settings[ $key ] ) ? $settings[ $key ] : $default;
+	}
+
+	/**
+	 * Days a sent or failed outbox row is kept (its body only until MeetBridge acknowledged it).
+	 */
+	public static function retention_days(): int {
+		$days = (int) self::value( 'retention_days', self::DEFAULT_RETENTION_DAYS );
+		return $days >= 1 && $days <= self::MAX_RETENTION_DAYS ? $days : self::DEFAULT_RETENTION_DAYS;
+	}
+
+	/**
+	 * Which Easy Appointments appointments get a meeting: `confirmed` (only once confirmed, the
+	 * default) or `pending` (pending ones too).
+	 */
+	public static function ea_sync_on(): string {
+		$mode = (string) self::value( 'ea_sync', 'confirmed' );
+		return in_array( $mode, self::EA_SYNC_MODES, true ) ? $mode : 'confirmed';
+	}
+
+	/**
+	 * The CA bundle setting as entered: '' (the system's CAs), a file path or PEM text.
+	 */
+	public static function ca_bundle(): string {
+		return (string) self::value( 'ca_bundle', '' );
+	}
+
+	/**
+	 * The site's privacy key (64 hex digits), made on first use. It keys the customer hashes (so
+	 * bookings can be found by e-mail without storing one) and the join-link tokens.
+	 */
+	public static function privacy_key(): string {
+		$key = (string) get_option( self::PRIVACY_KEY, '' );
+		if ( ! preg_match( '/^[0-9a-f]{64}$/', $key ) ) {
+			$key = bin2hex( random_bytes( 32 ) );
+			if ( ! add_option( self::PRIVACY_KEY, $key, '', 'no' ) ) {
+				update_option( self::PRIVACY_KEY, $key, false );
+			}
+		}
+		return $key;
+	}
+
+	/**
+	 * A keyed hash of a customer's e-mail address (lower case, trimmed), or '' for none.
+	 *
+	 * @param string $email E-mail address.
+	 */
+	public static function customer_hash( string $email ): string {
+		$email = strtolower( trim( $email ) );
+		return '' === $email ? '' : hash_hmac( 'sha256', 'customer|' . $email, self::privacy_key() );
+	}
 
 	/**
 	 * The configured service URL (no trailing slash), or '' when not set.
@@ -73,8 +142,11 @@ class MeetBridge_Settings {
 		$old    = is_array( $old ) ? $old : array();
 		$input  = is_array( $input ) ? $input : array();
 		$result = array(
-			'service_url' => isset( $old['service_url'] ) ? (string) $old['service_url'] : '',
-			'site_id'     => isset( $old['site_id'] ) ? (string) $old['site_id'] : '',
+			'service_url'    => isset( $old['service_url'] ) ? (string) $old['service_url'] : '',
+			'site_id'        => isset( $old['site_id'] ) ? (string) $old['site_id'] : '',
+			'ca_bundle'      => isset( $old['ca_bundle'] ) ? (string) $old['ca_bundle'] : '',
+			'retention_days' => isset( $old['retention_days'] ) ? (int) $old['retention_days'] : self::DEFAULT_RETENTION_DAYS,
+			'ea_sync'        => isset( $old['ea_sync'] ) ? (string) $old['ea_sync'] : 'confirmed',
 		);
 
 		$url = isset( $input['service_url'] ) ? trim( sanitize_text_field( (string) $input['service_url'] ) ) : '';
@@ -91,6 +163,33 @@ class MeetBridge_Settings {
 			$result['site_id'] = $site_id;
 		} else {
 			self::error( 'site_id', __( 'The site id may only contain letters, digits, "_" and "-" (as printed by "sites create").', 'meetbridge' ) );
+		}
+
+		if ( array_key_exists( 'ca_bundle', $input ) ) {
+			$ca    = trim( str_replace( "\r\n", "\n", (string) $input['ca_bundle'] ) );
+			$valid = '' === $ca ? true : MeetBridge_CA::validate( $ca );
+			if ( true === $valid ) {
+				$result['ca_bundle'] = $ca;
+			} else {
+				self::error( 'ca_bundle', $valid->get_error_message() );
+			}
+		}
+		if ( array_key_exists( 'retention_days', $input ) ) {
+			$days = is_numeric( $input['retention_days'] ) ? (int) $input['retention_days'] : 0;
+			if ( $days >= 1 && $days <= self::MAX_RETENTION_DAYS && (string) $days === trim( (string) $input['retention_days'] ) ) {
+				$result['retention_days'] = $days;
+			} else {
+				/* translators: %d: the largest number of days. */
+				self::error( 'retention_days', sprintf( __( 'Keep sent events for 1 to %d days.', 'meetbridge' ), self::MAX_RETENTION_DAYS ) );
+			}
+		}
+		if ( array_key_exists( 'ea_sync', $input ) ) {
+			$mode = sanitize_key( (string) $input['ea_sync'] );
+			if ( in_array( $mode, self::EA_SYNC_MODES, true ) ) {
+				$result['ea_sync'] = $mode;
+			} else {
+				self::error( 'ea_sync', __( 'Choose when Easy Appointments appointments get a meeting.', 'meetbridge' ) );
+			}
 		}
 		return $result;
 	}

@@ -1,7 +1,11 @@
 <?php
 /**
  * Standard Webhooks signatures (https://www.standardwebhooks.com/, symmetric `v1`), the same scheme
- * MeetBridge's service/webhooks.py signs and verifies.
+ * MeetBridge's service/sites/webhooks.py signs and verifies.
+ *
+ * A request without a body signs the line `METHOD path[?query]` with the path in one canonical form,
+ * the one MeetBridge verifies (service/sites/site_auth.py): every segment percent-encoded per RFC 3986
+ * (`rawurlencode`), so a booking id `a:b` is `/bookings/a%3Ab`. The query is signed as sent.
  *
  * @package MeetBridge
  */
@@ -53,6 +57,29 @@ class MeetBridge_Signer {
 	 */
 	public static function valid_id( string $id ): bool {
 		return '' !== $id && strlen( $id ) <= 256 && (bool) preg_match( '/^[\x21-\x7e]+$/', $id ) && ! str_contains( $id, '.' );
+	}
+
+	/**
+	 * A request target (path and optional query) with its path in the canonical form: each segment
+	 * decoded, then `rawurlencode`d (A-Z a-z 0-9 - . _ ~ kept, every other byte %XX). The query is kept
+	 * as it is. The client sends and signs this same string.
+	 *
+	 * @param string $target Path from the service root, with a query if any.
+	 */
+	public static function canonical_target( string $target ): string {
+		$parts    = explode( '?', $target, 2 );
+		$segments = array_map( static fn( $segment ) => rawurlencode( rawurldecode( $segment ) ), explode( '/', $parts[0] ) );
+		return implode( '/', $segments ) . ( isset( $parts[1] ) ? '?' . $parts[1] : '' );
+	}
+
+	/**
+	 * The line a request without a body signs: `METHOD canonical-target`.
+	 *
+	 * @param string $method HTTP method.
+	 * @param string $target Path from the service root, with a query if any.
+	 */
+	public static function request_line( string $method, string $target ): string {
+		return strtoupper( $method ) . ' ' . self::canonical_target( $target );
 	}
 
 	/**

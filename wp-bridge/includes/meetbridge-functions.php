@@ -31,3 +31,21 @@ if ( ! function_exists( 'meetbridge_filter_slots' ) ) {
 		return apply_filters( 'meetbridge_filter_slots', $slots, $staff_id );
 	}
 }
+
+if ( ! function_exists( 'meetbridge_join_page_url' ) ) {
+	/**
+	 * The join page of a booking for its customer: put it in the confirmation a booking plugin sends.
+	 * It shows the video link once MeetBridge has made it (see MeetBridge_Join_Page); the token in it
+	 * is bound to the customer's e-mail, so only they (and the staff member and administrators) see
+	 * the link.
+	 *
+	 *     $url = meetbridge_join_page_url( $booking_id, $customer_email );
+	 *
+	 * @param string $booking_id     The booking id sent to MeetBridge.
+	 * @param string $customer_email The customer's e-mail ('' to use the one of the booking already sent).
+	 * @return string
+	 */
+	function meetbridge_join_page_url( $booking_id, $customer_email = '' ) {
+		return MeetBridge_Join_Link::page_url( (string) $booking_id, (string) $customer_email );
+	}
+}

@@ -11,37 +11,34 @@
 
 class EasyAppointmentsTest extends MeetBridge_Test_Case {
 
-	public static function setUpBeforeClass(): void {
-		global $wpdb;
-		$p = $wpdb->prefix;
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_appointments (id int AUTO_INCREMENT PRIMARY KEY, location int, service int, worker int, name varchar(255), email varchar(255), phone varchar(45), date date, start time, end time, end_date date NULL, description text, status varchar(45), user int, created timestamp DEFAULT CURRENT_TIMESTAMP, price decimal(10,2))" );
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_services (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), duration int, price decimal(10,2))" );
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_staff (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), description text, email varchar(255), phone varchar(45))" );
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_locations (id int AUTO_INCREMENT PRIMARY KEY, name varchar(255), address text, location varchar(255))" );
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_meta_fields (id int AUTO_INCREMENT PRIMARY KEY, type varchar(50), slug varchar(255), label varchar(255))" );
-		$wpdb->query( "CREATE TABLE IF NOT EXISTS {$p}ea_fields (id int AUTO_INCREMENT PRIMARY KEY, app_id int, field_id int, value text)" );
-	}
-
 	public static function tearDownAfterClass(): void {
-		global $wpdb;
-		foreach ( array( 'appointments', 'services', 'staff', 'locations', 'meta_fields', 'fields' ) as $name ) {
-			$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}ea_{$name}" );
-		}
+		MeetBridge_EA_Double::uninstall();
 	}
 
 	protected function setUp(): void {
 		parent::setUp();
 		global $wpdb;
 		$p = $wpdb->prefix;
-		foreach ( array( 'appointments', 'services', 'staff', 'locations', 'meta_fields', 'fields' ) as $name ) {
-			$wpdb->query( "TRUNCATE TABLE {$p}ea_{$name}" );
-		}
-		$wpdb->insert( "{$p}ea_services", array( 'id' => 1, 'name' => 'Consultation', 'duration' => 45 ) );
+		// Easy Appointments 3.12.23's tables and defaults (tests/wordpress/fixtures), plus the rows
+		// these tests use.
+		MeetBridge_EA_Double::install( 'admin@example.com' );
+		$wpdb->update( "{$p}ea_services", array( 'duration' => 45 ), array( 'id' => 1 ) );
 		$wpdb->insert( "{$p}ea_staff", array( 'id' => 3, 'name' => 'Sam Staff', 'email' => 'sam.staff@example.com' ) );
 		$wpdb->insert( "{$p}ea_staff", array( 'id' => 4, 'name' => 'Nobody', 'email' => 'not-a-user@example.com' ) );
 		$wpdb->insert( "{$p}ea_locations", array( 'id' => 2, 'name' => 'Main office', 'address' => 'Street 1' ) );
-		$wpdb->insert( "{$p}ea_meta_fields", array( 'id' => 1, 'type' => 'EMAIL', 'slug' => 'email', 'label' => 'E-mail' ) );
-		$wpdb->insert( "{$p}ea_meta_fields", array( 'id' => 2, 'type' => 'INPUT', 'slug' => 'name', 'label' => 'Name' ) );
+		// These tests predate the setting; the confirmed-only default has tests of its own below.
+		$this->ea_sync( 'pending' );
+	}
+
+	/**
+	 * MeetBridge → Settings → Easy Appointments.
+	 *
+	 * @param string $mode `confirmed` or `pending`.
+	 */
+	private function ea_sync( string $mode ): void {
+		$settings            = get_option( MeetBridge_Settings::OPTION );
+		$settings['ea_sync'] = $mode;
+		update_option( MeetBridge_Settings::OPTION, $settings );
 	}
 
 	/**

@@ -166,6 +166,15 @@ class OutboxTest extends MeetBridge_Test_Case {
 			do_action( 'meetbridge_booking_updated', $this->booking() );
 			$this->assertTrue( MeetBridge_Outbox::spawn_at_shutdown() );
 			fclose( stream_socket_accept( $server, 2 ) );
+
+			// A sender spawned while the settings were incomplete stops at once; the next booking,
+			// once they are complete, spawns one again (not after the 30 s a running sender gets).
+			update_option( MeetBridge_Settings::SECRET, '' );
+			MeetBridge_Outbox::run();
+			update_option( MeetBridge_Settings::SECRET, self::SECRET );
+			do_action( 'meetbridge_booking_updated', $this->booking() );
+			$this->assertTrue( MeetBridge_Outbox::spawn_at_shutdown() );
+			fclose( stream_socket_accept( $server, 2 ) );
 		} finally {
 			remove_filter( 'meetbridge_spawn_url', $url );
 			add_filter( 'meetbridge_spawn_sender', '__return_false' );

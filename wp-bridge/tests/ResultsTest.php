@@ -45,8 +45,9 @@ class ResultsTest extends MeetBridge_Test_Case {
 		$this->assertSame( 'https://calendar.example/e/abc123', $row['event_link'] );
 		$this->assertSame( 'https://zoom.example/j/1', apply_filters( 'meetbridge_join_link', '', '123' ) );
 		$this->assertSame( '', apply_filters( 'meetbridge_join_link', '', 'unknown' ) );
+		wp_set_current_user( 1 ); // An administrator; who else may see it: JoinLinkTest.
 		$this->assertSame(
-			'<a class="meetbridge-join-link" href="https://zoom.example/j/1" rel="noopener">Join</a>',
+			'<a class="meetbridge-join-link" href="https://zoom.example/j/1" rel="noopener noreferrer">Join</a>',
 			do_shortcode( '[meetbridge_join_link booking="123" text="Join"]' )
 		);
 		$this->assertSame( '', do_shortcode( '[meetbridge_join_link booking="nope"]' ) );
@@ -54,6 +55,7 @@ class ResultsTest extends MeetBridge_Test_Case {
 
 	public function test_shortcode_escapes(): void {
 		$this->post( $this->synced( 'x', 1, 'https://zoom.example/j/1?pwd="><script>' ) );
+		wp_set_current_user( 1 );
 		$html = do_shortcode( '[meetbridge_join_link booking="x" text="<b>go</b>"]' );
 		$this->assertStringNotContainsString( '<script>', $html );
 		$this->assertStringNotContainsString( '<b>', $html );

@@ -26,7 +26,7 @@ class SettingsTest extends MeetBridge_Test_Case {
 		$out = MeetBridge_Settings::sanitize_settings( array( 'service_url' => 'https://meetbridge.test', 'site_id' => 'a b' ) );
 		$this->assertSame( 'site_test', $out['site_id'] );
 		$out = MeetBridge_Settings::sanitize_settings( 'not an array' );
-		$this->assertSame( array( 'service_url' => '', 'site_id' => '' ), $out );
+		$this->assertSame( array( 'service_url' => '', 'site_id' => '', 'ca_bundle' => '', 'retention_days' => 7, 'ea_sync' => 'confirmed' ), $out );
 	}
 
 	public function test_empty_secret_keeps_the_stored_one_and_a_bad_one_is_refused(): void {

@@ -74,4 +74,12 @@ class SignerTest extends TestCase {
 		$expected = 'v1,' . base64_encode( hash_hmac( 'sha256', self::ID . '.' . self::TS . '.GET /v1/sites/site_abc/bookings/123', base64_decode( 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' ), true ) );
 		$this->assertSame( $expected, $headers['webhook-signature'] );
 	}
+
+	public function test_paths_are_signed_in_the_canonical_form_the_service_verifies(): void {
+		// The same string MeetBridge builds from the decoded path (tests/sites/test_site_auth.py).
+		$this->assertSame( '/v1/sites/site_abc/bookings/ea%3A5~x', MeetBridge_Signer::canonical_target( '/v1/sites/site_abc/bookings/ea:5~x' ) );
+		$this->assertSame( '/v1/sites/site_abc/bookings/ea%3A5', MeetBridge_Signer::canonical_target( '/v1/sites/site_abc/bookings/ea%3a5' ) );
+		$this->assertSame( '/a/b%20c?staff_id=a%3Ab&x=1', MeetBridge_Signer::canonical_target( '/a/b c?staff_id=a%3Ab&x=1' ) );
+		$this->assertSame( 'DELETE /v1/sites/s/bookings/a%3Ab', MeetBridge_Signer::request_line( 'delete', '/v1/sites/s/bookings/a:b' ) );
+	}
 }

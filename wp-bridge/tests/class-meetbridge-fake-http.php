@@ -12,7 +12,7 @@
 class MeetBridge_Fake_Http {
 
 	/**
-	 * Requests made: `url`, `method`, `headers`.
+	 * Requests made: `url`, `method`, `headers`, `body`, and all `args`.
 	 *
 	 * @var array
 	 */
@@ -81,6 +81,8 @@ class MeetBridge_Fake_Http {
 			'url'     => $url,
 			'method'  => $args['method'],
 			'headers' => $args['headers'],
+			'body'    => $args['body'] ?? null,
+			'args'    => $args,
 		);
 		$answer = count( $this->answers ) ? array_shift( $this->answers ) : $this->default;
 		if ( is_wp_error( $answer ) ) {

@@ -32,6 +32,7 @@ abstract class MeetBridge_Test_Case extends TestCase {
 		$wpdb->query( "DELETE FROM {$wpdb->options} WHERE option_name LIKE '\\_transient\\_%meetbridge\\_%' OR option_name = 'meetbridge_availability_warnings'" ); // phpcs:ignore
 		wp_cache_flush();
 		MeetBridge_Availability::reset();
+		wp_set_current_user( 0 );
 	}
 
 	/**
