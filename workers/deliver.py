@@ -2,7 +2,8 @@
 
 One `webhook-id` per message across all retries (the plugin deduplicates on it); the body's
 `timestamp` is when the result was queued. A non-2xx answer or a network error raises, so RQ retries
-it (intervals in service.sites.results); a site that no longer exists ends the job quietly.
+it (intervals in service.sites.results); a site that no longer exists, or a booking erased since the
+result was queued, ends the job quietly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import current_app
 from rq import get_current_job
 
 from service import vault_keys
+from service.bookings import lifecycle
 from service.sites import registry, results, webhooks
 from service.storage import ledger, redis_client
 
@@ -46,6 +48,10 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
         r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
         return 0
     data, _stale = vault_keys.get(current_app).open_json(sealed, results.result_aad(site_id, message_id))
+    if "booking_id" in data and lifecycle.is_erased(r, site_id, str(data["booking_id"])):
+        log.info("result %s not delivered: its booking was erased", message_id)  # e.g. retried after it
+        r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
+        return 0
     body = json.dumps(
         {"type": event_type, "timestamp": _queued_at(), "data": data}, separators=(",", ":")
     ).encode()

@@ -15,8 +15,10 @@ returns an `Outcome` that `workers.sync.settle` records. Exactly once:
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 import redis
 
 from service import vault_keys
+from service.bookings import lifecycle
 from service.bookings.booking_schema import parse_time
 from service.bookings.records import join_url_aad, link_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, ProviderRejected
@@ -31,6 +34,8 @@ from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.storage import keys
 from workers import faults
+
+log = logging.getLogger(__name__)
 
 CALENDAR = "primary"
 
@@ -147,6 +152,23 @@ class Work:
     def failed(self, reason: str) -> Outcome:
         return Outcome.failure(reason)
 
+    # -- the record ---------------------------------------------------------------------------
+
+    def _write(self, fields: dict[str, Any], undo: Callable[[], None] | None = None) -> None:
+        """Record `fields` while the booking lives; if it (or its site) was erased meanwhile, undo what
+        was just created at the provider and raise `Erased`: a plain HSET would re-create the record."""
+        if lifecycle.hset_if_live(self.r, self.site_id, self.booking_id, fields):
+            return
+        log.info("booking %s/%s was erased during its sync; undoing its last provider call",
+                 self.site_id, self.booking_id)  # fmt: skip
+        if undo is not None:
+            try:
+                undo()
+            except Exception as exc:  # noqa: BLE001 - erased either way; say what is left behind
+                log.error("booking %s/%s: undoing after its erasure failed (%s)",
+                          self.site_id, self.booking_id, type(exc).__name__)  # fmt: skip
+        raise lifecycle.Erased(f"{self.site_id}/{self.booking_id}")
+
     # -- Zoom ---------------------------------------------------------------------------------
 
     def _zoom_id(self) -> str | None:
@@ -190,14 +212,15 @@ class Work:
             return zoom_id, self._join_url()
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
-            self.r.hset(self.key, "zintent", int(time.time()))  # before the call: a crash is reconciled
+            self._write({"zintent": int(time.time())})  # before the call: a crash is reconciled
             meeting = self._zoom(lambda token: zoom.create(token, body))
             faults.crash_point("after_zoom_create")
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
         record = {"zoom_id": zoom_id}
         if join_url:
             record["join"] = self.keyring.seal(join_url.encode(), join_url_aad(self.site_id, self.booking_id))
-        self.r.hset(self.key, mapping=record)  # at once: from here on a retry updates, never creates
+        # At once: from here on a retry updates, never creates. Erased meanwhile: undo the create.
+        self._write(record, undo=lambda: self._delete_meeting(zoom_id))
         return zoom_id, join_url
 
     def _find_meeting(self) -> dict | None:
@@ -264,8 +287,17 @@ class Work:
             else:
                 event = self._google(lambda token: calendar.update(token, CALENDAR, eid, body, send))
         faults.crash_point("after_google_insert")
-        self.r.hset(self.key, "gcal", 1)
+        self._write({"gcal": 1}, undo=self._undo_event)
         return event
+
+    def _undo_event(self) -> None:
+        """Delete the event just inserted for a booking erased meanwhile (without e-mailing, as erasure)."""
+        calendar = clients.calendar()
+        eid = event_id(self.site_id, self.booking_id)
+        try:
+            self._google(lambda token: calendar.delete(token, CALENDAR, eid, "none"))
+        except Gone:
+            pass
 
     def _delete_event(self) -> None:
         calendar = clients.calendar()
