@@ -100,6 +100,8 @@ def create_link(site: Site, webhook_id: str, data: object):
     expires_at = time.time() + ttl
     link = connect_links.Link(site_id, body["provider"], body["staff_id"], body["return_url"], expires_at)
     token = connect_links.create(redis_client.get(), link, ttl)
+    if token is None:  # the site was removed since its request was verified
+        return error_body(404, "unknown_site", "no such site")
     log.info(
         "connect link for %s staff %s of site %s (request %s)",
         link.provider,
