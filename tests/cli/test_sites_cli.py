@@ -69,7 +69,9 @@ def test_delete_erases_every_key_of_the_site(runner, app):
     assert result["bookings"] == 1 and result["deleted_keys"] >= 3
     assert not [k for k in r.scan_iter() if site["site_id"].encode() in k]
     assert r.sismember(keys.SITES, other["site_id"]) and r.exists(keys.booking(other["site_id"], "b1"))
-    assert r.exists(keys.idempotency(other["site_id"], "msg_1"), keys.booking_index(other["site_id"], "b1")) == 2
+    assert (
+        r.exists(keys.idempotency(other["site_id"], "msg_1"), keys.booking_index(other["site_id"], "b1")) == 2
+    )
 
 
 def test_delete_unknown_site_fails_clearly(runner):
