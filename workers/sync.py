@@ -51,22 +51,25 @@ def sync_booking(
     the reconciler puts its job back once the lease lapses.
     """
     try:
-        return _sync(site_id, booking_id, revision, event_type, sealed, attempt)
+        outcome = _sync(site_id, booking_id, revision, event_type, sealed, attempt)
     except redis.exceptions.RedisError as exc:
         log.warning(
             "booking %s/%s rev %s: Redis failed (%s); left for the reconciler",
             site_id, booking_id, revision, type(exc).__name__,
         )  # fmt: skip
-        _keep_for_the_reconciler()
+        _keep(intake.UNSETTLED_JOB_TTL)
         return "interrupted"
+    _keep(0)
+    return outcome
 
 
-def _keep_for_the_reconciler() -> None:
-    """A sync job is deleted, payload and all, as soon as it finishes (`result_ttl` 0), except one that
-    ends without settling its booking: the reconciler puts that one back by its id, so it is kept."""
+def _keep(seconds: int) -> None:
+    """How long the finished job stays: a sync job is deleted, payload and all, as soon as it finishes,
+    except one that ended without settling its booking: the reconciler puts that one back by its id, so
+    it is kept (and deleted when a later run of it finishes)."""
     job = get_current_job()  # the worker's own Job object: it reads `result_ttl` when the job returns
     if job is not None:
-        job.result_ttl = intake.UNSETTLED_JOB_TTL
+        job.result_ttl = seconds
 
 
 def _sync(site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int) -> str:
