@@ -141,8 +141,9 @@ def forget_booking(
 ) -> int:
     """In one transaction: the record, its index and global index entries, its events' idempotency
     records and its jobs that are not running, and (`bury`) its tombstone written (`in_site`: an old
-    tombstone deleted instead). Returns how many jobs were removed. The index and the record are watched:
-    an event accepted or a sync postponed meanwhile adds to them, and the transaction is made again."""
+    tombstone deleted instead). Returns how many jobs were removed. The index, the record and the jobs are
+    watched: an event accepted, a sync postponed or a job started meanwhile makes the transaction run
+    again."""
     key, index = keys.booking(site_id, booking_id), keys.booking_index(site_id, booking_id)
     member = ledger.member(site_id, booking_id)
     with r.pipeline(transaction=True) as pipe:
@@ -152,6 +153,8 @@ def forget_booking(
                 zoom_id = pipe.hget(key, "zoom_id")
                 job_ids, idempotency = lifecycle.read_index(pipe, site_id, booking_id)
                 jobs = [job for job in Job.fetch_many(job_ids, connection=r) if _removable(job)]
+                if jobs:
+                    pipe.watch(*(job.key for job in jobs))  # one that starts meanwhile is then left alone
                 unqueue = [job for job in jobs if _near_the_end(r, job)]
                 pipe.multi()
                 pipe.delete(key, index, *idempotency)
