@@ -159,15 +159,14 @@ class Work:
         was just created at the provider and raise `Erased`: a plain HSET would re-create the record."""
         if lifecycle.hset_if_live(self.r, self.site_id, self.booking_id, fields):
             return
-        log.info("booking %s/%s was erased during its sync; undoing its last provider call",
-                 self.site_id, self.booking_id)  # fmt: skip
+        booking = f"{self.site_id}/{self.booking_id}"
+        log.info("booking %s was erased during its sync; undoing its last provider call", booking)
         if undo is not None:
             try:
                 undo()
             except Exception as exc:  # noqa: BLE001 - erased either way; say what is left behind
-                log.error("booking %s/%s: undoing after its erasure failed (%s)",
-                          self.site_id, self.booking_id, type(exc).__name__)  # fmt: skip
-        raise lifecycle.Erased(f"{self.site_id}/{self.booking_id}")
+                log.error("booking %s: undoing after its erasure failed (%s)", booking, type(exc).__name__)
+        raise lifecycle.Erased(booking)
 
     # -- Zoom ---------------------------------------------------------------------------------
 

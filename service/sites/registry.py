@@ -191,7 +191,7 @@ def delete(r: redis.Redis, site_id: str) -> int:
     """Delete the site record, its membership of the site list, its connect links and OAuth states, and
     its site-level keys (`keys.site_level`); returns how many keys were removed. Its bookings, jobs and
     accounts are erased before this (service.privacy.erasure); what else may be under its prefix
-    expires within minutes (locks, replay ids, the availability cache)."""
+    expires within a minute or two (locks, the availability cache)."""
     connect = [raw.decode() for raw in r.smembers(keys.site_connect(site_id))]
     removed = r.delete(keys.site(site_id), *connect, *keys.site_level(site_id))
     r.srem(keys.SITES, site_id)

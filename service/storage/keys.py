@@ -73,7 +73,8 @@ RATE_LIMITED = ("export", "erase")
 
 def site_level(site_id: str) -> list[str]:
     """Every fixed-name key of a site under its prefix (its indexes, its accounts' set, its counters)."""
-    named = [site_bookings(site_id), site_jobs(site_id), site_connect(site_id), accounts(site_id)]
+    named = [site_bookings(site_id), site_jobs(site_id), site_connect(site_id), accounts(site_id),
+             requests_seen(site_id)]  # fmt: skip
     return named + [rate_limit(site_id, name) for name in RATE_LIMITED]
 
 
@@ -121,9 +122,10 @@ def oauth_state(state_hash: str) -> str:
     return f"mb:oauth:{state_hash}"
 
 
-def request_seen(site_id: str, webhook_id: str) -> str:
-    """String: a signed request id already used (connect links), kept past the 5-minute tolerance."""
-    return f"mb:s:{site_id}:seen:{webhook_id}"
+def requests_seen(site_id: str) -> str:
+    """Sorted set: signed request ids the site already used (connect links, settings), scored by when
+    each may be forgotten (past the 5-minute tolerance); one key per site, so its erasure deletes it."""
+    return f"mb:s:{site_id}:seen"
 
 
 def booking_lock(site_id: str, booking_id: str) -> str:

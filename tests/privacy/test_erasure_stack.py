@@ -27,7 +27,7 @@ STAFF = "7"
 #: postponed sync's delay, a crash retry's first interval and the reconciler's lease plus a pass.
 AFTERMATH = 30
 #: Keys that expire on their own within minutes and are not indexed (see README, privacy).
-SHORT_LIVED = (b":seen:", b":fb:", b":fbhold:", b":bklock:", b":acctlock:")
+SHORT_LIVED = (b":fb:", b":fbhold:", b":bklock:", b":acctlock:")
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def stays_gone(r, needle: str, allowed: tuple[str, ...] = (), live=lambda: True)
     lock finds nothing and is deleted), and through the retries nothing comes back: whatever a postponed
     job, a retry or the reconciler does."""
     try:
-        processes.wait_for(lambda: not mentions(r, needle, allowed), timeout=60, what=f"no key naming {needle}")
+        processes.wait_for(lambda: not mentions(r, needle, allowed), timeout=60, what=f"nothing of {needle}")
     except TimeoutError:
         left = {key: _value(r, key)[:300] for key in mentions(r, needle, allowed)}
         raise AssertionError(f"still naming {needle}: {left}") from None
