@@ -253,12 +253,20 @@ def section_availability(ctx: Context) -> list[str]:
     return lines
 
 
+def section_privacy(ctx: Context) -> list[str]:
+    """Erasing one booking and exporting one site with 10 vs 100,000 other bookings (issue 14)."""
+    from bench import privacy
+
+    return privacy.report_lines(privacy.measure(ctx.folder / "privacy"))
+
+
 SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "events": section_events,
     "sync": section_sync,
     "wordpress": wordpress.section,  # issue 7: time wp-bridge adds to a booking request
     "cleanup": section_cleanup,
     "availability": section_availability,
+    "privacy": section_privacy,
 }
 
 

@@ -20,7 +20,7 @@ from service.accounts import vault
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import ZoomMeetings
 from service.sites import registry
-from service.storage import redis_client
+from service.storage import keys, redis_client
 from tests.sandbox.conftest import Sandbox
 from workers import meeting, sync
 
@@ -75,6 +75,7 @@ class World:
                 f"mb:s:{site_id}:bk:{booking_id}",
                 mapping={"rev": 1, "state": "pending", "event": "booking.created", "created": "1700000000.5"},
             )
+            r.sadd(keys.site_bookings(site_id), booking_id)  # as the intake's script does
             outcome = meeting.Outcome(
                 state="synced",
                 zoom_id=str(created["id"]),

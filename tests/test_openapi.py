@@ -224,6 +224,14 @@ def _ignored(h):
     return h.post_event(signing.event("booking.updated", revision=4))
 
 
+@case(EVENTS, "post", 202, "erased", status="ignored", reason="this booking was erased")
+def _ignored_erased(h):
+    assert h.post_event(signing.event(revision=1)).status_code == 202
+    erased = _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/123")
+    assert erased.status_code == 200, erased.data
+    return h.post_event(signing.event(revision=1))  # the same event again, with a new webhook-id
+
+
 @case(EVENTS, "post", 200, "seen", status="accepted")
 def _seen(h):
     assert h.post_event(signing.event(), msg_id="msg_twice").status_code == 202
@@ -493,10 +501,16 @@ def _connect_page(h):
     return _browser(h).get(_connect_path(h), base_url="https://localhost")
 
 
+def _site_record_gone(h):
+    """The moment inside a site's erasure after its record is deleted and before its connect links and
+    OAuth states are (a page opened then says the site was removed)."""
+    redis_client.get(h.app).delete(keys.site(h.site["site_id"]))
+
+
 @case(CONNECT, "get", 404, "site_removed")
 def _connect_page_site_gone(h):
     path = _connect_path(h)
-    registry.delete(redis_client.get(h.app), h.site["site_id"])
+    _site_record_gone(h)
     return _browser(h).get(path, base_url="https://localhost")
 
 
@@ -525,7 +539,7 @@ def _connect_no_csrf(h):
 def _connect_continue_site_gone(h):
     client, path = _browser(h), _connect_path(h)
     csrf = _open_page(h, client, path)
-    registry.delete(redis_client.get(h.app), h.site["site_id"])
+    _site_record_gone(h)
     return client.post(path, data={"csrf": csrf}, base_url="https://localhost")
 
 
@@ -566,7 +580,7 @@ def _callback_unknown_state(h):
 def _callback_site_gone(h):
     client = _browser(h)
     state = _started_consent(h, client)
-    registry.delete(redis_client.get(h.app), h.site["site_id"])
+    _site_record_gone(h)
     return client.get(f"/oauth/zoom/callback?code=x&state={state}", base_url="https://localhost")
 
 
@@ -729,6 +743,17 @@ def _pending_booking(h, booking_id="gone-1"):
         keys.booking(h.site["site_id"], booking_id),
         mapping={"rev": 1, "state": "pending", "event": "booking.created", "created": "1796115600.5"},
     )
+    redis_client.get(h.app).sadd(keys.site_bookings(h.site["site_id"]), booking_id)  # as the intake does
+
+
+def _over_the_limit(h, method, path, kind):
+    from service.privacy import privacy_api
+
+    for _ in range(privacy_api.LIMITS[kind][0]):
+        assert _signed(h, method, path).status_code != 429
+    answer = _signed(h, method, path)
+    assert 0 < int(answer.headers["Retry-After"]) <= privacy_api.LIMITS[kind][1]
+    return answer
 
 
 def _put_settings(h, payload, *, client=None, site_id=None, content_type=None, **options):
@@ -779,6 +804,11 @@ def _export_unknown_site(h):
     return _signed(h, "GET", "/v1/sites/site_doesnotexist0000/export")
 
 
+@case(EXPORT, "get", 429, "rate_limited", error="rate_limited")
+def _export_rate_limited(h):
+    return _over_the_limit(h, "GET", f"/v1/sites/{h.site['site_id']}/export", "export")
+
+
 @case(EXPORT, "get", 503, "redis_down", error="storage_unavailable")
 def _export_redis_down(h):
     return _signed(h, "GET", f"/v1/sites/{h.site['site_id']}/export", client=h.down.test_client())
@@ -800,6 +830,11 @@ def _erase_wrong_secret(h):
 @case(BOOKING, "delete", 404, "unknown_booking", error="unknown_booking")
 def _erase_unknown(h):
     return _signed(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/nothing")
+
+
+@case(BOOKING, "delete", 429, "rate_limited", error="rate_limited")
+def _erase_rate_limited(h):
+    return _over_the_limit(h, "DELETE", f"/v1/sites/{h.site['site_id']}/bookings/nothing", "erase")
 
 
 @case(BOOKING, "delete", 503, "busy", error="busy")

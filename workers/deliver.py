@@ -4,8 +4,9 @@ One `webhook-id` per message across all retries (the plugin deduplicates on it);
 `timestamp` is when the result was queued. The message carries one signature per secret the site may
 still use (Standard Webhooks allows several, space-separated): the current one and, during the grace
 period of a `sites rotate-secret`, the previous one, so a WordPress that has not yet been given the new
-secret still verifies it. A non-2xx answer or a network error raises, so RQ retries
-it (intervals in service.sites.results); a site that no longer exists ends the job quietly.
+secret still verifies it. A non-2xx answer or a network error raises, so RQ retries it (intervals in
+service.sites.results); a site that no longer exists, or a booking erased since the result was queued,
+ends the job quietly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import current_app
 from rq import get_current_job
 
 from service import vault_keys
+from service.bookings import lifecycle
 from service.sites import registry, results, webhooks
 from service.storage import ledger, redis_client
 
@@ -49,6 +51,10 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
         r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
         return 0
     data, _stale = vault_keys.get(current_app).open_json(sealed, results.result_aad(site_id, message_id))
+    if "booking_id" in data and lifecycle.is_erased(r, site_id, str(data["booking_id"])):
+        log.info("result %s not delivered: its booking was erased", message_id)  # e.g. retried after it
+        r.zrem(ledger.RESULTS, ledger.member(site_id, message_id))
+        return 0
     body = json.dumps(
         {"type": event_type, "timestamp": _queued_at(), "data": data}, separators=(",", ":")
     ).encode()

@@ -3,10 +3,9 @@
 `Work.apply()` makes both match a created or updated booking; `Work.cancel()` deletes both. Each
 returns an `Outcome` that `workers.sync.settle` records. Exactly once:
 
-- Zoom: an intent (`zintent`) is written before the create call, and the meeting id and sealed join
-  URL right after it; a retry that finds an intent but no meeting id lists the user's upcoming
-  meetings and adopts the one whose agenda carries this booking's marker, instead of creating a
-  second one.
+- Zoom: an intent (`zintent`) is written before the create call, the meeting id and sealed join URL
+  right after it; a retry that finds an intent but no meeting id adopts the user's upcoming meeting
+  whose agenda carries this booking's marker instead of creating a second one.
 - Google: the event id is derived from site and booking (base32hex); insert, and on 409 read the
   event (a deleted one answers 409 too) and update it only if it differs, so a retry sends the
   customer no second invitation.
@@ -25,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from service import vault_keys
+from service.bookings import lifecycle
 from service.bookings.booking_schema import parse_time
 from service.bookings.records import join_url_aad, link_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected
@@ -189,10 +190,6 @@ class Work:
     def _ids(self) -> tuple[str, str, str]:
         return self.site_id, self.booking_id, self.staff_id
 
-    def _write(self, mapping: dict[str, Any]) -> None:
-        """Every write this sync makes to the booking's record before it settles (with `_forget`)."""
-        self.r.hset(self.key, mapping=mapping)
-
     def _forget(self, *names: str) -> None:
         self.r.hdel(self.key, *names)
         for name in names:
@@ -224,6 +221,22 @@ class Work:
             log.warning("booking %s/%s: the previous staff member's item is unreachable (%s)",
                         self.site_id, self.booking_id, type(exc).__name__)  # fmt: skip
             return None
+
+    # -- the record ---------------------------------------------------------------------------
+
+    def _write(self, fields: dict[str, Any], undo: Callable[[], None] | None = None) -> None:
+        """Record `fields` while the booking lives; if it (or its site) was erased meanwhile, undo what
+        was just created at the provider and raise `Erased`: a plain HSET would re-create the record."""
+        if lifecycle.hset_if_live(self.r, self.site_id, self.booking_id, fields):
+            return
+        booking = f"{self.site_id}/{self.booking_id}"
+        log.info("booking %s was erased during its sync; undoing its last provider call", booking)
+        if undo is not None:
+            try:
+                undo()
+            except Exception as exc:  # noqa: BLE001 - erased either way; say what is left behind
+                log.error("booking %s: undoing after its erasure failed (%s)", booking, type(exc).__name__)
+        raise lifecycle.Erased(booking)
 
     # -- Zoom ---------------------------------------------------------------------------------
 
@@ -276,7 +289,8 @@ class Work:
         record = {"zoom_id": zoom_id}
         if join_url:
             record["join"] = self.keyring.seal(join_url.encode(), join_url_aad(self.site_id, self.booking_id))
-        self._write(record)  # at once: from here on a retry updates, never creates
+        # At once: from here on a retry updates, never creates. Erased meanwhile: undo the create.
+        self._write(record, undo=lambda: self._delete_meeting(zoom_id))
         return zoom_id, join_url
 
     def _find_meeting(self, staff_id: str | None = None) -> dict | None:
@@ -344,8 +358,17 @@ class Work:
             else:
                 event = self._google(lambda token: calendar.update(token, CALENDAR, eid, body, send))
         faults.crash_point("after_google_insert")
-        self._write({"gcal": 1})
+        self._write({"gcal": 1}, undo=self._undo_event)
         return event
+
+    def _undo_event(self) -> None:
+        """Delete the event just inserted for a booking erased meanwhile (without e-mailing, as erasure)."""
+        calendar = clients.calendar()
+        eid = event_id(self.site_id, self.booking_id)
+        try:
+            self._google(lambda token: calendar.delete(token, CALENDAR, eid, "none"))
+        except Gone:
+            pass
 
     def _delete_event(self, staff_id: str | None = None, *, recorded_only: bool = True) -> None:
         """Delete the event by its id (a crash may have made it without recording it); a staff member

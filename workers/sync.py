@@ -18,10 +18,10 @@ from datetime import timedelta
 
 import redis
 from flask import current_app
-from rq import Queue
+from rq import Queue, get_current_job
 
 from service import vault_keys
-from service.bookings import intake
+from service.bookings import intake, lifecycle
 from service.bookings.records import event_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected, TokenBusy
 from service.providers import clients
@@ -51,13 +51,25 @@ def sync_booking(
     the reconciler puts its job back once the lease lapses.
     """
     try:
-        return _sync(site_id, booking_id, revision, event_type, sealed, attempt)
+        outcome = _sync(site_id, booking_id, revision, event_type, sealed, attempt)
     except redis.exceptions.RedisError as exc:
         log.warning(
             "booking %s/%s rev %s: Redis failed (%s); left for the reconciler",
             site_id, booking_id, revision, type(exc).__name__,
         )  # fmt: skip
+        _keep(intake.UNSETTLED_JOB_TTL)
         return "interrupted"
+    _keep(0)
+    return outcome
+
+
+def _keep(seconds: int) -> None:
+    """How long the finished job stays: a sync job is deleted, payload and all, as soon as it finishes,
+    except one that ended without settling its booking: the reconciler puts that one back by its id, so
+    it is kept (and deleted when a later run of it finishes)."""
+    job = get_current_job()  # the worker's own Job object: it reads `result_ttl` when the job returns
+    if job is not None:
+        job.result_ttl = seconds
 
 
 def _sync(site_id: str, booking_id: str, revision: int, event_type: str, sealed: bytes, attempt: int) -> str:
@@ -107,6 +119,10 @@ def _sync_locked(
     work = meeting.Work(r, site_id, booking_id, booking, record, settings)
     try:
         outcome = work.cancel() if event_type == "booking.cancelled" else work.apply()
+    except lifecycle.Erased:
+        log.info("booking %s/%s rev %s: erased during the sync; stopped", site_id, booking_id, revision)
+        r.zrem(ledger.BOOKINGS, ledger.member(site_id, booking_id))
+        return "erased"
     except clients.Postpone as exc:
         _postpone(r, site_id, booking_id, revision, event_type, sealed, attempt, exc.reason, exc.delay)
         return "postponed"
@@ -135,21 +151,27 @@ def _postpone(
     delay = max(1.0, delay)
     key = keys.booking(site_id, booking_id)
     with r.pipeline(transaction=True) as pipe:
-        pipe.watch(key)
-        if not pipe.exists(key) or int(pipe.hget(key, "rev") or 0) != revision:
-            return  # erased, or a newer revision's job owns the booking now
-        pipe.multi()
-        job = Queue(SYNC, connection=r).enqueue_in(
-            timedelta(seconds=delay),
-            "workers.sync.sync_booking",
-            args=(site_id, booking_id, revision, event_type, sealed, attempt + 1),
-            description=f"sync {event_type} (attempt {attempt + 2})",
-            pipeline=pipe,
-            **intake.sync_job_options(job_timeout(), enqueue_in=True),
-        )
-        pipe.hset(key, mapping={"error": f"retrying in {delay:.0f}s: {reason}"[:500], "job": job.id})
-        ledger.owe(pipe, "bookings", site_id, booking_id, at=time.time() + delay)
-        pipe.execute()
+        while True:
+            try:
+                pipe.watch(key, keys.site(site_id))  # erasure deletes one of them: nothing is written
+                if pipe.exists(key, keys.site(site_id)) < 2 or int(pipe.hget(key, "rev") or 0) != revision:
+                    return  # erased, or a newer revision's job owns the booking now
+                pipe.multi()
+                job = Queue(SYNC, connection=r).enqueue_in(
+                    timedelta(seconds=delay),
+                    "workers.sync.sync_booking",
+                    args=(site_id, booking_id, revision, event_type, sealed, attempt + 1),
+                    description=f"sync {event_type} (attempt {attempt + 2})",
+                    pipeline=pipe,
+                    **intake.sync_job_options(job_timeout(), enqueue_in=True),
+                )
+                pipe.hset(key, mapping={"error": f"retrying in {delay:.0f}s: {reason}"[:500], "job": job.id})
+                lifecycle.index_job(pipe, site_id, booking_id, job.id)
+                ledger.owe(pipe, "bookings", site_id, booking_id, at=time.time() + delay)
+                pipe.execute()
+                break
+            except redis.WatchError:
+                continue
     log.info("booking %s/%s rev %s postponed %.0fs: %s", site_id, booking_id, revision, delay, reason)
 
 
@@ -173,9 +195,9 @@ def settle(
     with r.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(key)
-                if not pipe.exists(key):
-                    return  # erased meanwhile
+                pipe.watch(key, keys.site(site_id))
+                if pipe.exists(key, keys.site(site_id)) < 2:
+                    return  # the booking or its site was erased meanwhile
                 newest = int(pipe.hget(key, "rev") or 0)
                 recorded_end = pipe.hget(key, "end")
                 if final and int(pipe.hget(key, "applied") or 0) >= revision:
@@ -197,8 +219,10 @@ def settle(
                     site_id,
                     outcome.result_type,
                     outcome.result(site_id, booking_id, revision),
+                    booking_id=booking_id,
                     pipeline=pipe,
                 )
+                faults.redis_error_point("before_settle")
                 pipe.execute()
                 return
             except redis.WatchError:

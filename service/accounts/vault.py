@@ -122,31 +122,36 @@ def save(
     token: dict[str, Any],
     scopes: Iterable[str],
     provider_user_id: str | None = None,
-) -> None:
-    """Store (or replace, on relinking) an account's token; the account becomes `active`."""
+) -> bool:
+    """Store (or replace, on relinking) an account's token; the account becomes `active`. Only while the
+    site exists, checked in the same transaction (a consent finishing while the site is erased does not
+    re-create the account): False when it does not."""
     key = keys.account(site_id, provider, staff_id)
-    now = repr(time.time())
-    previous = r.hget(key, "provider_user_id")
-    pipe = r.pipeline(transaction=True)
-    pipe.hset(
-        key,
-        mapping={
-            "status": ACTIVE,
-            "scopes": " ".join(scopes),
-            "token": keyring.seal_json(stored_token(token), token_aad(site_id, provider, staff_id)),
-            "updated_at": now,
-        },
-    )
-    pipe.hsetnx(key, "created_at", now)
-    if previous and previous.decode() != provider_user_id:
-        pipe.srem(keys.zoom_user(previous.decode()), key)
-    if provider_user_id:
-        pipe.hset(key, "provider_user_id", provider_user_id)
-        pipe.sadd(keys.zoom_user(provider_user_id), key)
-    else:
-        pipe.hdel(key, "provider_user_id")
-    pipe.sadd(keys.accounts(site_id), f"{provider}:{staff_id}")
-    pipe.execute()
+    sealed = keyring.seal_json(stored_token(token), token_aad(site_id, provider, staff_id))
+    with r.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(keys.site(site_id), key)
+                if not pipe.exists(keys.site(site_id)):
+                    return False
+                previous = pipe.hget(key, "provider_user_id")
+                now = repr(time.time())
+                pipe.multi()
+                fields = {"status": ACTIVE, "scopes": " ".join(scopes), "token": sealed, "updated_at": now}
+                pipe.hset(key, mapping=fields)
+                pipe.hsetnx(key, "created_at", now)
+                if previous and previous.decode() != provider_user_id:
+                    pipe.srem(keys.zoom_user(previous.decode()), key)
+                if provider_user_id:
+                    pipe.hset(key, "provider_user_id", provider_user_id)
+                    pipe.sadd(keys.zoom_user(provider_user_id), key)
+                else:
+                    pipe.hdel(key, "provider_user_id")
+                pipe.sadd(keys.accounts(site_id), f"{provider}:{staff_id}")
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
 
 
 def load(r: redis.Redis, keyring: Keyring, site_id: str, provider: str, staff_id: str) -> Account | None:

@@ -6,7 +6,9 @@ any RQ job), its commands are recorded on an unexecuted pipeline and written int
 which runs them only if the site is unchanged, the `webhook-id` is new and the revision is newer
 than the last accepted one. The same script records the booking as owed in the ledger
 (service.storage.ledger) and names its job in the booking's record, so a job that vanishes is found
-and put back by the reconciler. A script runs atomically and reaches the append-only file as one unit:
+and put back by the reconciler; it adds the booking to its site's index and the event's idempotency
+record and job to the booking's (service.bookings.lifecycle), and refuses every event of a booking
+whose erasure tombstone lives. A script runs atomically and reaches the append-only file as one unit:
 either everything is in Redis or nothing is.
 """
 
@@ -21,6 +23,7 @@ import redis
 from rq import Callback, Queue, Retry
 from rq.utils import now, utcformat
 
+from service.bookings import lifecycle
 from service.storage import keys, ledger
 from service.storage.group_commit import GroupCommit
 
@@ -32,6 +35,10 @@ SYNC_JOB = "workers.sync.sync_booking"
 FAILURE_TTL = 7 * 24 * 3600
 #: RQ retries of a sync job that crashed (a bug, a killed worker); after the last, the booking is failed.
 CRASH_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
+#: A finished sync job is deleted at once, sealed payload and all (`result_ttl` 0). Only a job that ends
+#: without settling its booking (Redis failed under it) keeps itself this long, for the reconciler to
+#: put back by its id (workers/sync.py).
+UNSETTLED_JOB_TTL = 24 * 3600
 
 
 def sync_job_options(timeout: int, *, enqueue_in: bool = False) -> dict:
@@ -43,36 +50,44 @@ def sync_job_options(timeout: int, *, enqueue_in: bool = False) -> dict:
     """
     return {
         ("job_timeout" if enqueue_in else "timeout"): timeout,
-        "result_ttl": 3600,
+        "result_ttl": 0,
         "failure_ttl": FAILURE_TTL,
         "retry": Retry(max=len(CRASH_RETRY_INTERVALS), interval=CRASH_RETRY_INTERVALS),
         "on_failure": Callback("workers.sync.on_sync_failure"),
     }
 
 
+# KEYS: site, idempotency record, booking record, ledger, tombstone, booking index, site's bookings.
+# ARGV: see `Intake.accept`; the job's own values follow from ARGV[_HEAD_ARGS + 1] (the job id first).
 _SCRIPT_HEAD = """
 if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return {'stale_site'} end
 local seen = redis.call('GET', KEYS[2])
 if seen then return {'seen', seen} end
-local newest = tonumber(redis.call('HGET', KEYS[3], 'rev') or '0')
-if tonumber(ARGV[3]) <= newest then
+local rev = redis.call('HGET', KEYS[3], 'rev')
+if not rev and redis.call('EXISTS', KEYS[5]) == 1 then return {'erased', ARGV[12]} end
+if tonumber(ARGV[3]) <= tonumber(rev or '0') then
   redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[2])
+  redis.call('SADD', KEYS[6], ARGV[11])
+  redis.call('EXPIRE', KEYS[6], ARGV[13])
   return {'stale_revision', ARGV[5]}
 end
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[2])
 redis.call('HSET', KEYS[3], 'rev', ARGV[3], 'state', 'pending', 'event', ARGV[7], 'updated', ARGV[6],
-  'job', ARGV[10])
-redis.call('HSETNX', KEYS[3], 'created', ARGV[6])
+  'job', ARGV[14])
+if redis.call('HSETNX', KEYS[3], 'created', ARGV[6]) == 1 then redis.call('SADD', KEYS[7], ARGV[10]) end
 redis.call('ZADD', KEYS[4], ARGV[9], ARGV[8])
+redis.call('SADD', KEYS[6], ARGV[11], 'j:' .. ARGV[14])  -- lifecycle.job_member
+redis.call('EXPIRE', KEYS[6], ARGV[13])
 """
 _SCRIPT_TAIL = """
 return {'accepted', ARGV[4]}
 """
 #: ARGV of the script before the job's own values (see `Intake.accept`); the job id comes first.
-_HEAD_ARGS = 9
+_HEAD_ARGS = 13
 
 
 _IGNORED_REASON = "an event with this or a newer revision was already accepted"
+_ERASED_REASON = "this booking was erased"
 
 
 class StaleSite(Exception):
@@ -83,7 +98,7 @@ class StaleSite(Exception):
 class Outcome:
     """What the script decided, and the JSON body to answer with."""
 
-    status: str  # accepted | seen | stale_revision
+    status: str  # accepted | seen | stale_revision | erased
     body: bytes
 
     @property
@@ -119,6 +134,7 @@ class Intake:
         ids = json.dumps({"booking_id": booking_id, "revision": revision, "webhook_id": webhook_id})[1:]
         accepted = '{"status": "accepted", ' + ids
         ignored = '{"status": "ignored", "reason": "' + _IGNORED_REASON + '", ' + ids
+        erased = '{"status": "ignored", "reason": "' + _ERASED_REASON + '", ' + ids
         job_values = self.template.values(
             (site_id, booking_id, revision, event_type, sealed), description=f"sync {event_type}"
         )
@@ -134,6 +150,10 @@ class Intake:
             event_type,
             ledger.member(site_id, booking_id),
             f"{moment + ledger.LEASE:.3f}",
+            booking_id,
+            lifecycle.webhook_member(webhook_id),
+            erased,
+            keys.JOB_INDEX_SECONDS,
             *job_values,
         ]
         event_keys = (
@@ -141,6 +161,9 @@ class Intake:
             keys.idempotency(site_id, webhook_id),
             keys.booking(site_id, booking_id),
             ledger.BOOKINGS,
+            keys.booking_tombstone(site_id, booking_id),
+            keys.booking_index(site_id, booking_id),
+            keys.site_bookings(site_id),
         )
         result = self._commit.run(event_keys, args)
         status = result[0].decode()

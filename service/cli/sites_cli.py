@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app service sites create|list|rotate-secret|delete`. Output is JSON."""
+"""Operator commands: `flask --app service sites create|list|rotate-secret|delete|settings|reindex`.
+Output is JSON."""
 
 from __future__ import annotations
 
@@ -72,9 +73,19 @@ def delete_command(site_id: str) -> None:
     jobs, its linked accounts (revoked at the providers), its metadata."""
     from service.privacy import erasure
 
-    if not redis_client.get().exists(keys.site(site_id)):
-        raise click.ClickException(f"no site {site_id!r}")
-    _echo(erasure.erase_site(redis_client.get(), site_id))
+    r = redis_client.get()
+    if not r.exists(keys.site(site_id), keys.site_bookings(site_id), keys.accounts(site_id)):
+        raise click.ClickException(f"no site {site_id!r}")  # (an interrupted erasure can be run again)
+    _echo(erasure.erase_site(r, site_id))
+
+
+@sites_group.command("reindex")
+def reindex_command() -> None:
+    """Index the bookings, idempotency records and jobs stored before erasure and export read indexes
+    (once, after upgrading; a scan of the whole keyspace)."""
+    from service.privacy import reindex
+
+    _echo(reindex.reindex(redis_client.get()))
 
 
 @sites_group.command("settings")

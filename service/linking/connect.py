@@ -101,7 +101,10 @@ def start(token: str):
         return _gone()
     if registry.load(r, vault_keys.get(), link.site_id) is None:
         return _site_gone()
-    state, verifier = connect_links.start_consent(r, vault_keys.get(), link, nonce)
+    started = connect_links.start_consent(r, vault_keys.get(), link, nonce)
+    if started is None:  # the site was removed meanwhile
+        return _site_gone()
+    state, verifier = started
     provider = oauth_clients.provider(link.provider)
     client = oauth_clients.client(provider, redirect=oauth_clients.redirect_uri(link.provider))
     url, _ = client.create_authorization_url(

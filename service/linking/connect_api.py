@@ -116,6 +116,8 @@ def create_link(site: Site, webhook_id: str, data: object):
     provider, staff_id, name = body["provider"], body["staff_id"], body.get("staff_name", "")
     link = connect_links.Link(site_id, provider, staff_id, body["return_url"], expires_at, name)
     token = connect_links.create(redis_client.get(), link, ttl, vault_keys.get())
+    if token is None:  # the site was removed since its request was verified
+        return error_body(404, "unknown_site", "no such site")
     log.info(
         "connect link for %s staff %s of site %s (request %s)",
         link.provider,

@@ -7,7 +7,9 @@ record (bound to the link's hash) and goes nowhere else: not into the OAuth stat
 
 Pressing "Continue" consumes the link (GETDEL: two tabs cannot both use it) and creates an OAuth
 state, also kept by hash, holding the PKCE verifier sealed with the vault keys and a hash of the
-browser's cookie nonce; the provider's callback consumes that in turn. Both keys expire on their own.
+browser's cookie nonce; the provider's callback consumes that in turn. Both keys expire on their own, are
+written only while their site exists, and are named in the site's connect index, so erasing the site
+deletes them at once.
 """
 
 from __future__ import annotations
@@ -63,8 +65,25 @@ def well_formed(token: str) -> bool:
     return bool(_TOKEN.match(token))
 
 
-def create(r: redis.Redis, link: Link, ttl: int, keyring: Keyring | None = None) -> str:
-    """Store a link for `ttl` seconds; returns its token (shown once, never stored).
+# KEYS: the site's record, the new key, the site's connect index. ARGV: value, seconds.
+# Written only while the site exists, and named in its index in the same step, so a site's erasure
+# (which deletes the record first, then what the index names) leaves none behind.
+_STORE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if not redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2], 'NX') then return 0 end
+redis.call('SADD', KEYS[3], KEYS[2])
+if redis.call('TTL', KEYS[3]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+return 1
+"""
+
+
+def _store(r: redis.Redis, site_id: str, key: str, value: str, ttl: int) -> bool:
+    return bool(r.eval(_STORE, 3, keys.site(site_id), key, keys.site_connect(site_id), value, ttl))
+
+
+def create(r: redis.Redis, link: Link, ttl: int, keyring: Keyring | None = None) -> str | None:
+    """Store a link for `ttl` seconds; returns its token (shown once, never stored), or None when the
+    site no longer exists.
 
     Args:
         keyring: seals `link.staff_name` (required when there is one).
@@ -77,7 +96,8 @@ def create(r: redis.Redis, link: Link, ttl: int, keyring: Keyring | None = None)
             raise ValueError("a staff name is only stored sealed: pass the keyring")
         sealed = keyring.seal(link.staff_name.encode(), name_aad(token_hash))
         record["name"] = base64.b64encode(sealed).decode()
-    r.set(keys.connect_link(token_hash), json.dumps(record), ex=ttl, nx=True)
+    if not _store(r, link.site_id, keys.connect_link(token_hash), json.dumps(record), ttl):
+        return None
     return token
 
 
@@ -128,8 +148,9 @@ def pkce_aad(state_hash: str) -> bytes:
     return f"pkce|{state_hash}".encode()
 
 
-def start_consent(r: redis.Redis, keyring: Keyring, link: Link, nonce: str) -> tuple[str, str]:
-    """Create the OAuth state for a consumed link; returns `(state, code_verifier)`."""
+def start_consent(r: redis.Redis, keyring: Keyring, link: Link, nonce: str) -> tuple[str, str] | None:
+    """Create the OAuth state for a consumed link; returns `(state, code_verifier)`, or None when the
+    site no longer exists."""
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-], within RFC 7636's 43-128
     state_hash = digest(state)
@@ -139,7 +160,8 @@ def start_consent(r: redis.Redis, keyring: Keyring, link: Link, nonce: str) -> t
         "verifier": base64.b64encode(sealed).decode(),
         "nonce_hash": digest(nonce),
     }
-    r.set(keys.oauth_state(state_hash), json.dumps(record), ex=LINK_TTL, nx=True)
+    if not _store(r, link.site_id, keys.oauth_state(state_hash), json.dumps(record), LINK_TTL):
+        return None
     return state, verifier
 
 

@@ -4,7 +4,9 @@ Takes the OAuth state atomically (a second use finds nothing), checks that the p
 browser's cookie nonce are the ones that started it, exchanges the code with the PKCE verifier,
 reads Zoom's user id, stores the tokens in the vault and sends the browser back to the site's
 `return_url` with `meetbridge_status=connected|error`, `provider`, `staff_id` (and `reason`). Without a
-valid state there is no trusted return URL, so the browser gets a page instead. Authlib's `OAuthError`
+valid state there is no trusted return URL, so the browser gets a page instead. The tokens are stored only
+if the site still exists, checked in the same transaction as the write: a consent that finishes while its
+site is being erased links nothing, and the grant it was just given is revoked. Authlib's `OAuthError`
 (the provider refused the exchange) and network errors have their own handlers. Only ids and
 outcomes are logged, never a code, a token or a state.
 """
@@ -81,9 +83,29 @@ def callback(provider: str):
     finally:
         client.close()
     scopes = str(token.get("scope") or " ".join(p.scopes)).replace(",", " ").split()
-    vault.save(r, vault_keys.get(), link.site_id, provider, link.staff_id, token, scopes, user_id)
+    if not vault.save(r, vault_keys.get(), link.site_id, provider, link.staff_id, token, scopes, user_id):
+        log.warning("%s callback: site %s was removed during the consent", provider, link.site_id)
+        _revoke_fresh_grant(p, token)
+        return pages.problem(
+            404, "This site is not connected to MeetBridge", "The site was removed meanwhile."
+        )
     log.info("%s account linked for staff %s of site %s", provider, link.staff_id, link.site_id)
     return pages.outcome(link.return_url, "connected", provider, link.staff_id)
+
+
+def _revoke_fresh_grant(p: oauth_clients.Provider, token: dict) -> None:
+    """Best effort: revoke a grant that was just issued for a site that no longer exists."""
+    value = token.get("refresh_token") or token.get("access_token")
+    if not value:
+        return
+    client = oauth_clients.client(p)
+    try:
+        answer = client.revoke_token(p.revoke_url, token=value)
+        log.info("%s grant of a removed site revoked: HTTP %s", p.name, answer.status_code)
+    except requests.RequestException as exc:
+        log.warning("%s grant of a removed site not revoked: %s", p.name, type(exc).__name__)
+    finally:
+        client.close()
 
 
 def _zoom_user_id(p: oauth_clients.Provider, token: dict) -> str:

@@ -1,39 +1,42 @@
-"""Erasure: a booking or a whole site forgotten now, at the providers and in Redis.
+"""Erasure: a booking or a whole site forgotten now, at the providers and in Redis, for good.
 
 `erase_booking` (the site's `DELETE /v1/sites/{site_id}/bookings/{booking_id}`) works under the
-booking's lock, so no sync job of it runs meanwhile: it deletes the Zoom meeting (404 counts as
-done) and the Google Calendar event (without e-mailing attendees), then the record, its index
-entries, and every job of the booking, queued, scheduled, failed or finished (their payloads carry
-sealed personal data). A provider that fails transiently erases nothing: `ProviderBusy`, try again.
-An account that is no longer linked or must be relinked cannot reach its meeting or event any more;
-the booking is erased anyway and the answer says so.
+booking's lock, renewed while it works (however long the providers' retries take), so no sync job of
+the booking runs meanwhile: it deletes the Zoom meeting (404 counts as done) and the Google Calendar
+event (without e-mailing attendees), then, in one transaction, the record, its index entries, the
+idempotency records of its events and every job of it that is not running (queued, scheduled, failed
+or finished: their payloads carry sealed personal data), and writes its tombstone
+(service.bookings.lifecycle): no later event, postponed job or worker write brings it back. A
+provider that fails transiently erases nothing: `ProviderBusy`, try again. An account that is no
+longer linked or must be relinked cannot reach its meeting or event any more; the booking is erased
+anyway and the answer says so. Its cost is what the booking holds: jobs and records are found through
+the booking's index, never by a scan.
 
-`erase_site` (`flask --app service sites delete`) removes the site record first, so no event is
-accepted any more, then erases every booking the same way, every job of the site, revokes its linked
-accounts at the providers and forgets them, and deletes whatever else is under the site's prefix and
-its members in the global indexes.
+`erase_site` (`flask --app service sites delete`) removes the site record first (from then on no
+event is accepted and every job's write is refused: the missing record is the site's tombstone), then
+erases every booking the same way (found through the site's index; a booking whose sync is still
+running is waited for, as that sync stops at its next write), the site's other jobs, its linked
+accounts (revoked at the providers, then forgotten), its connect links and OAuth states, and its
+members in the global indexes.
 
 `forget_zoom_user` is Zoom's `app_deauthorized`: the user's tokens and the Zoom data of their bookings.
-
-Idempotency records (`mb:s:{site}:idem:*`: a webhook id's answer, booking id and revision, no personal
-data) are left to their 73-hour expiry, so a retried old event is still recognised and not applied again
-to a booking that was just erased... unless the site is erased, which removes them too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
+from flask import current_app, has_app_context
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
 
-from service import vault_keys
 from service.accounts import revoke, vault
-from service.bookings import meetings
-from service.crypto import DecryptError
+from service.bookings import lifecycle, meetings
 from service.exceptions import (
     AccountNotLinked,
     Gone,
@@ -45,35 +48,60 @@ from service.exceptions import (
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import marker
-from service.sites import registry, results
-from service.storage import keys, ledger, queues
+from service.sites import registry
+from service.storage import keys, ledger
 
 log = logging.getLogger(__name__)
 
 #: Longest wait for a running sync of the booking before answering busy.
 LOCK_WAIT = 15.0
-#: Lifetime of the booking lock held by an erasure.
-LOCK_SECONDS = 120
+#: Lifetime of the booking lock held by an erasure between two renewals.
+LOCK_SECONDS = 30
+#: How often an erasure renews its lock while it works.
+RENEW_EVERY = 10.0
+#: In a site's erasure, the first wait for a booking's running sync (busy ones are waited for at the end).
+FIRST_PASS_WAIT = 1.0
+#: A queued job is taken out of its queue's list when it is among this many at the list's end (where
+#: a booking's newest job sits); deeper in a backlog its id is left for the worker to skip (RQ skips
+#: ids whose job is gone), so erasing costs the same however long the queue is.
+UNQUEUE_REACH = 1000
 
 
 class ProviderBusy(Exception):
     """A provider could not be reached or a sync of the booking is running: nothing was erased."""
 
 
-def erase_booking(r: redis.Redis, site_id: str, booking_id: str) -> dict[str, Any] | None:
-    """Erase one booking; None when there is nothing of it. Raises `ProviderBusy`."""
-    lock = r.lock(keys.booking_lock(site_id, booking_id), timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT)
+class BookingBusy(ProviderBusy):
+    """A sync of the booking held its lock for longer than the erasure waits."""
+
+
+def erase_booking(
+    r: redis.Redis, site_id: str, booking_id: str, *, lock_wait: float | None = None, in_site: bool = False
+) -> dict[str, Any] | None:
+    """Erase one booking; None when there is nothing of it.
+
+    Args:
+        lock_wait: longest wait for a running sync (default `LOCK_WAIT`).
+        in_site: part of a site's erasure: no tombstone is written and an old one is deleted (the site's
+            missing record stands for all of them).
+
+    Raises:
+        BookingBusy: a sync of the booking still runs. ProviderBusy: a provider could not be reached.
+    """
+    wait = LOCK_WAIT if lock_wait is None else lock_wait
+    lock_key = keys.booking_lock(site_id, booking_id)
+    lock = r.lock(lock_key, timeout=LOCK_SECONDS, blocking_timeout=wait, thread_local=False)
     if not lock.acquire():
-        raise ProviderBusy("a sync of this booking is running; try again")
+        raise BookingBusy("a sync of this booking is running; try again")
     try:
-        record = r.hgetall(keys.booking(site_id, booking_id))
-        if not record:
-            removed = remove_jobs(r, lambda job: _of_booking(job, site_id, booking_id))
-            return {"booking_id": booking_id, "jobs_removed": removed} if removed else None
-        zoom = _zoom(site_id, booking_id, record)
-        google = _google(site_id, booking_id, record)
-        forget_booking(r, site_id, booking_id, record)
-        removed = remove_jobs(r, lambda job: _of_booking(job, site_id, booking_id))
+        with _renewed(lock):
+            record = r.hgetall(keys.booking(site_id, booking_id))
+            if not record:
+                removed = forget_booking(r, site_id, booking_id, bury=False, in_site=in_site)
+                return {"booking_id": booking_id, "jobs_removed": removed} if removed else None
+            zoom = _zoom(site_id, booking_id, record)
+            google = _google(site_id, booking_id, record)
+            removed = forget_booking(r, site_id, booking_id, bury=not in_site, in_site=in_site)
     finally:
         try:
             lock.release()
@@ -85,18 +113,67 @@ def erase_booking(r: redis.Redis, site_id: str, booking_id: str) -> dict[str, An
     return {"booking_id": booking_id, "zoom_meeting": zoom, "google_event": google, "jobs_removed": removed}
 
 
-def forget_booking(r: redis.Redis, site_id: str, booking_id: str, record: dict[bytes, bytes]) -> None:
-    """The record and its members in the global indexes, in one transaction."""
-    member = f"{site_id}|{booking_id}"
+@contextmanager
+def _renewed(lock) -> Iterator[None]:
+    """Keep `lock` alive (every `RENEW_EVERY` s) while the block runs, however long the providers take."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(RENEW_EVERY):
+            try:
+                lock.reacquire()
+            except redis.exceptions.LockError:
+                log.warning("erasure: the booking lock was lost; no longer renewing it")
+                return
+            except redis.exceptions.RedisError as exc:
+                log.warning("erasure: booking lock not renewed (%s)", type(exc).__name__)
+
+    thread = threading.Thread(target=renew, name="erasure-lock", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def forget_booking(
+    r: redis.Redis, site_id: str, booking_id: str, *, bury: bool = True, in_site: bool = False
+) -> int:
+    """In one transaction: the record, its index and global index entries, its events' idempotency
+    records and its jobs that are not running, and (`bury`) its tombstone written (`in_site`: an old
+    tombstone deleted instead). Returns how many jobs were removed. The index, the record and the jobs are
+    watched: an event accepted, a sync postponed or a job started meanwhile makes the transaction run
+    again."""
+    key, index = keys.booking(site_id, booking_id), keys.booking_index(site_id, booking_id)
+    member = ledger.member(site_id, booking_id)
     with r.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.booking(site_id, booking_id))
-        pipe.zrem(keys.MEETINGS_DUE, member)
-        pipe.zrem(keys.RETENTION_DUE, member)
-        ledger.settle(pipe, "bookings", site_id, booking_id)
-        zoom_id = record.get(b"zoom_id")
-        if zoom_id:
-            pipe.hdel(keys.ZOOM_MEETINGS, zoom_id)
-        pipe.execute()
+        while True:
+            try:
+                pipe.watch(key, index)
+                zoom_id = pipe.hget(key, "zoom_id")
+                job_ids, idempotency = lifecycle.read_index(pipe, site_id, booking_id)
+                jobs = [job for job in Job.fetch_many(job_ids, connection=r) if _removable(job)]
+                if jobs:
+                    pipe.watch(*(job.key for job in jobs))  # one that starts meanwhile is then left alone
+                unqueue = [job for job in jobs if _near_the_end(r, job)]
+                pipe.multi()
+                pipe.delete(key, index, *idempotency)
+                if bury:
+                    lifecycle.bury(pipe, site_id, booking_id)
+                elif in_site:
+                    pipe.delete(keys.booking_tombstone(site_id, booking_id))
+                pipe.zrem(keys.MEETINGS_DUE, member)
+                pipe.zrem(keys.RETENTION_DUE, member)
+                ledger.settle(pipe, "bookings", site_id, booking_id)
+                if zoom_id:
+                    pipe.hdel(keys.ZOOM_MEETINGS, zoom_id)
+                for job in jobs:
+                    _delete_job(pipe, job, unqueue=job in unqueue)
+                pipe.execute()
+                return len(jobs)
+            except redis.WatchError:
+                continue
 
 
 def _zoom(site_id: str, booking_id: str, record: dict[bytes, bytes]) -> str:
@@ -165,60 +242,40 @@ def _provider_call(site_id: str, provider: str, staff_id: str, fn):
 # -- jobs ---------------------------------------------------------------------------------------------
 
 
-def _job_ids(r: redis.Redis) -> list[str]:
-    """Every job id of MeetBridge's queues that may still run or be kept: queued, scheduled, deferred,
-    failed, finished. Running jobs are left alone (a sync job waits for the booking lock)."""
-    ids: set[str] = set()
-    for name in queues.ALL:
-        queue = Queue(name, connection=r)
-        ids.update(queue.get_job_ids())
-        for job_registry in (
-            queue.scheduled_job_registry,
-            queue.deferred_job_registry,
-            queue.failed_job_registry,
-            queue.finished_job_registry,
-        ):
-            ids.update(raw.decode() for raw in r.zrange(job_registry.key, 0, -1))
-    return sorted(ids)
+def _removable(job: Job | None) -> bool:
+    """A job that exists and is not running (a running sync waits for the booking lock and then finds
+    nothing; a running delivery checks the tombstone before each attempt)."""
+    return job is not None and job.get_status(refresh=False) != JobStatus.STARTED
 
 
-def remove_jobs(r: redis.Redis, matches: Callable[[Job], bool], batch: int = 500) -> int:
-    """Delete every job for which `matches(job)`; returns how many."""
-    ids = _job_ids(r)
-    removed = 0
-    for start in range(0, len(ids), batch):
-        for job in Job.fetch_many(ids[start : start + batch], connection=r):
-            if job is None:
-                continue
-            try:
-                hit = matches(job)
-            except Exception:  # noqa: BLE001 - an unreadable job is not ours to judge
-                log.warning("erasure: job %s could not be read", job.id)
-                continue
-            if hit:
-                job.delete(remove_from_queue=True)
-                r.delete(f"rq:results:{job.id}")
-                removed += 1
-    return removed
-
-
-def _of_site(job: Job, site_id: str) -> bool:
-    return job.func_name.startswith("workers.") and bool(job.args) and job.args[0] == site_id
-
-
-def _of_booking(job: Job, site_id: str, booking_id: str) -> bool:
-    if not _of_site(job, site_id):
+def _near_the_end(r: redis.Redis, job: Job) -> bool:
+    """Whether a queued job is among the last `UNQUEUE_REACH` of its queue's list."""
+    if job.get_status(refresh=False) != JobStatus.QUEUED or not job.origin:
         return False
-    if job.func_name == "workers.sync.sync_booking":
-        return job.args[1] == booking_id
-    if job.func_name == results.DELIVER_JOB:
-        _site, message_id, _type, sealed = job.args[:4]
-        try:
-            data, _stale = vault_keys.get().open_json(sealed, results.result_aad(site_id, message_id))
-        except DecryptError:
-            return False
-        return str(data.get("booking_id")) == booking_id
-    return False
+    queue_key = Queue(job.origin, connection=r).key
+    return r.lpos(queue_key, job.id, rank=-1, maxlen=UNQUEUE_REACH) is not None
+
+
+def _delete_job(pipe, job: Job, *, unqueue: bool) -> None:
+    """Delete a job, its registry entries and its results on `pipe` (RQ's own `delete`; a queued job's
+    id leaves its list only when it is near the end: the scan from the end stops there)."""
+    job.delete(pipeline=pipe, remove_from_queue=False)
+    if unqueue:
+        pipe.lrem(Queue(job.origin, connection=job.connection).key, -1, job.id)
+    pipe.delete(f"rq:results:{job.id}")
+
+
+def _remove_site_jobs(r: redis.Redis, site_id: str) -> int:
+    """The site's jobs that belong to no booking (e.g. `account.needs_relink` results)."""
+    index = keys.site_jobs(site_id)
+    ids = sorted(raw.decode() for raw in r.smembers(index))
+    jobs = [job for job in Job.fetch_many(ids, connection=r) if _removable(job)]
+    with r.pipeline(transaction=True) as pipe:
+        for job in jobs:
+            _delete_job(pipe, job, unqueue=_near_the_end(r, job))
+        pipe.delete(index)
+        pipe.execute()
+    return len(jobs)
 
 
 # -- sites --------------------------------------------------------------------------------------------
@@ -226,29 +283,22 @@ def _of_booking(job: Job, site_id: str, booking_id: str) -> bool:
 
 def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
     """Erase a site and everything of it (see the module's doc). Counts what was done."""
-    deleted_keys = r.delete(keys.site(site_id))  # no event is accepted any more from here on
+    deleted_keys = r.delete(keys.site(site_id))  # no event is accepted, no job writes, from here on
     r.srem(keys.SITES, site_id)
-    report: dict[str, Any] = {"site_id": site_id, "bookings": 0, "zoom_meetings_deleted": 0,
-                              "google_events_deleted": 0, "provider_failures": 0}  # fmt: skip
-    report["jobs_removed"] = remove_jobs(r, lambda job: _of_site(job, site_id))
+    report: dict[str, Any] = {"site_id": site_id, **dict.fromkeys(_COUNTS, 0)}
+    busy: list[str] = []
     for booking_id in _booking_ids(r, site_id):
-        report["bookings"] += 1
-        try:
-            outcome = erase_booking(r, site_id, booking_id) or {}
-        except ProviderBusy:
-            report["provider_failures"] += 1
-            record = r.hgetall(keys.booking(site_id, booking_id))
-            forget_booking(r, site_id, booking_id, record)
-            continue
-        report["zoom_meetings_deleted"] += outcome.get("zoom_meeting") == "deleted"
-        report["google_events_deleted"] += outcome.get("google_event") == "deleted"
-    report["jobs_removed"] += remove_jobs(r, lambda job: _of_site(job, site_id))
+        _erase_in_site(r, site_id, booking_id, FIRST_PASS_WAIT, report, busy)
+    for booking_id in busy:  # each running sync stops at its next write, within its job's timeout
+        _erase_in_site(r, site_id, booking_id, _sync_wait(), report, None)
+    report["jobs_removed"] += _remove_site_jobs(r, site_id)
     revoked = 0
     members = sorted(m.decode() for m in r.smembers(keys.accounts(site_id)))
     for member in members:
         provider, _, staff_id = member.partition(":")
         revoked += _revoke(r, site_id, provider, staff_id)
         r.zrem(keys.ACCOUNTS_DUE, f"{site_id}|{provider}|{staff_id}")
+        r.delete(keys.availability_hold(site_id, staff_id))
     report["accounts"] = len(members)
     report["accounts_revoked_at_provider"] = revoked
     report["other_keys_deleted"] = registry.delete(r, site_id)
@@ -256,6 +306,39 @@ def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
     report["deleted_keys"] = deleted_keys + report["bookings"] + len(members) + report["other_keys_deleted"]
     log.info("site %s erased: %s", site_id, report)
     return report
+
+
+_COUNTS = ("bookings", "zoom_meetings_deleted", "google_events_deleted", "provider_failures", "jobs_removed")
+
+
+def _erase_in_site(
+    r: redis.Redis, site_id: str, booking_id: str, wait: float, report: dict, busy: list[str] | None
+) -> None:
+    """One booking of an erased site; a busy one goes to `busy` (or, the second time, is forgotten)."""
+    try:
+        outcome = erase_booking(r, site_id, booking_id, lock_wait=wait, in_site=True) or {}
+    except BookingBusy:
+        if busy is not None:
+            busy.append(booking_id)
+            return
+        log.error("site erasure: a sync of %s/%s kept running; forgetting the booking", site_id, booking_id)
+        outcome = {"zoom_meeting": "unreachable"}
+        report["provider_failures"] += 1
+        forget_booking(r, site_id, booking_id, bury=False, in_site=True)
+    except ProviderBusy:
+        outcome = {"zoom_meeting": "unreachable"}
+        report["provider_failures"] += 1
+        forget_booking(r, site_id, booking_id, bury=False, in_site=True)
+    report["bookings"] += "zoom_meeting" in outcome  # a record was there
+    report["jobs_removed"] += outcome.get("jobs_removed", 0)
+    report["zoom_meetings_deleted"] += outcome.get("zoom_meeting") == "deleted"
+    report["google_events_deleted"] += outcome.get("google_event") == "deleted"
+
+
+def _sync_wait() -> float:
+    """How long a site erasure waits for a booking's running sync: at most the job's timeout."""
+    timeout = current_app.config.get("SYNC_JOB_TIMEOUT", 120) if has_app_context() else 120
+    return float(timeout) + LOCK_SECONDS
 
 
 def _revoke(r: redis.Redis, site_id: str, provider: str, staff_id: str) -> bool:
@@ -268,10 +351,9 @@ def _revoke(r: redis.Redis, site_id: str, provider: str, staff_id: str) -> bool:
     return revoked
 
 
-def _booking_ids(r: redis.Redis, site_id: str) -> Iterable[str]:
-    prefix = keys.booking(site_id, "")
-    found = {raw.decode()[len(prefix) :] for raw in r.scan_iter(match=prefix + "*", count=1000)}
-    return sorted(found)
+def _booking_ids(r: redis.Redis, site_id: str) -> list[str]:
+    """The site's booking ids, from its index (erased ones included while their tombstone lives)."""
+    return sorted(raw.decode() for raw in r.smembers(keys.site_bookings(site_id)))
 
 
 # -- Zoom's app_deauthorized --------------------------------------------------------------------------

@@ -229,21 +229,12 @@ def rotate_secret(
     return {"site_id": site_id, "secret": secret, "previous_secrets_valid_until": until if kept else None}
 
 
-def delete(r: redis.Redis, site_id: str, batch: int = 500) -> int:
-    """Erase the site record and every key under its prefix; returns how many keys were removed."""
-    removed = r.delete(keys.site(site_id))
+def delete(r: redis.Redis, site_id: str) -> int:
+    """Delete the site record, its membership of the site list, its connect links and OAuth states, and
+    its site-level keys (`keys.site_level`); returns how many keys were removed. Its bookings, jobs and
+    accounts are erased before this (service.privacy.erasure); what else may be under its prefix
+    expires within a minute or two (locks, the availability cache)."""
+    connect = [raw.decode() for raw in r.smembers(keys.site_connect(site_id))]
+    removed = r.delete(keys.site(site_id), *connect, *keys.site_level(site_id))
     r.srem(keys.SITES, site_id)
-    for chunk in _scan_chunks(r, keys.site_prefix(site_id) + "*", batch):
-        removed += r.unlink(*chunk)
     return removed
-
-
-def _scan_chunks(r: redis.Redis, pattern: str, batch: int):
-    chunk = []
-    for key in r.scan_iter(match=pattern, count=batch):
-        chunk.append(key)
-        if len(chunk) >= batch:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

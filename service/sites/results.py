@@ -1,9 +1,10 @@
 """Queueing a signed result for a site (`account.needs_relink`, later the booking results).
 
 The job is `workers.deliver.deliver_result`; it retries with exponential backoff for more than 24
-hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link. The
-result is owed in the ledger (service.storage.ledger) until it is delivered, so a delivery job that
-vanishes is put back by the reconciler.
+hours (DESIGN section 3). `data` is sealed in the job: a booking result carries the join link; a
+delivered job is deleted at once (`result_ttl` 0). The result is owed in the ledger
+(service.storage.ledger) until it is delivered, so a delivery job that vanishes is put back by the
+reconciler, and its job is named in its booking's (or site's) index for erasure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import redis
 from rq import Queue, Retry
 
 from service import vault_keys
+from service.bookings import lifecycle
 from service.storage import ledger
 from service.storage.queues import DELIVER
 
@@ -42,6 +44,7 @@ def enqueue_result(
     event_type: str,
     data: dict[str, Any],
     *,
+    booking_id: str | None = None,
     pipeline: redis.client.Pipeline | None = None,
 ) -> str:
     """Queue the delivery of one result to the site.
@@ -52,6 +55,8 @@ def enqueue_result(
         event_type: e.g. `account.needs_relink`, `booking.synced`.
         data: the event's `data` object. It is sealed with the vault keys inside the job (a booking
             result carries the join link), so nothing of it is in Redis or in RQ's logs in the clear.
+        booking_id: the booking the result is about: its job is named in the booking's index (else in
+            the site's), so erasing the booking or the site deletes it.
         pipeline: queue the job as part of this (transactional) pipeline instead of at once.
 
     Returns:
@@ -70,9 +75,10 @@ def enqueue_result(
         pipeline=pipe,
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         failure_ttl=FAILURE_TTL,
-        result_ttl=3600,
+        result_ttl=0,  # delivered: the job and its sealed payload are deleted at once
         description=f"deliver {event_type} {message_id}",
     )
+    lifecycle.index_job(pipe, site_id, booking_id, message_id)
     ledger.owe(pipe, "results", site_id, message_id)
     if pipeline is None:
         pipe.execute()

@@ -263,6 +263,18 @@ def _json_body(too_deep: Callable[[], Response] | None) -> object:
         raise _Rejected(too_deep()) from None
 
 
+# KEYS: the site's set of used request ids. ARGV: the id, now, forget it at, seconds. 1: first use.
+_FIRST_USE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[1])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return added
+"""
+
+
 def first_use(site_id: str, webhook_id: str, seconds: int) -> bool:
-    """Record a signed request's `webhook-id`; False when the site already used it (a replay)."""
-    return bool(redis_client.get().set(keys.request_seen(site_id, webhook_id), b"1", nx=True, ex=seconds))
+    """Record a signed request's `webhook-id` for `seconds`; False when the site already used it (a
+    replay). Kept in one set per site (expired ids dropped on each use), so a site's erasure deletes it."""
+    now = time.time()
+    key = keys.requests_seen(site_id)
+    return bool(redis_client.get().eval(_FIRST_USE, 1, key, webhook_id, now, now + seconds, seconds))

@@ -1,5 +1,7 @@
 """Every Redis key MeetBridge writes, in one place. Everything that belongs to a site lives under
-`mb:s:{site_id}:` (besides the site record itself), so erasing a site is one prefix."""
+`mb:s:{site_id}:` (besides the site record itself, and its connect links and OAuth states, which the
+browser reaches by token), and the site's indexes name every long-lived one, so erasing or exporting a
+site reads what the site holds, never the whole keyspace."""
 
 from __future__ import annotations
 
@@ -25,6 +27,64 @@ def idempotency(site_id: str, webhook_id: str) -> str:
 def booking(site_id: str, booking_id: str) -> str:
     """Hash: a booking's metadata (revision, state, timestamps, provider ids)."""
     return f"mb:s:{site_id}:bk:{booking_id}"
+
+
+def booking_index(site_id: str, booking_id: str) -> str:
+    """Set (expires `JOB_INDEX_SECONDS` after its last addition): what erasing the booking must delete
+    besides its record: `j:{job_id}` for each of its RQ jobs (sync, postponed sync, result delivery) and
+    `w:{webhook_id}` for each idempotency record of its events. Ids only."""
+    return f"mb:s:{site_id}:bkx:{booking_id}"
+
+
+def booking_tombstone(site_id: str, booking_id: str) -> str:
+    """String (expires `TOMBSTONE_SECONDS` after the erasure): the booking was erased; no event or job
+    may bring it back. Holds the erasure time only."""
+    return f"mb:s:{site_id}:erased:{booking_id}"
+
+
+def site_bookings(site_id: str) -> str:
+    """Set: every booking id of the site that has (or had, until its tombstone expires) a record, so
+    export and site erasure read the site's bookings without scanning the keyspace. Written by the
+    intake; ids whose record and tombstone are both gone are pruned by export and erasure."""
+    return f"mb:s:{site_id}:bookings"
+
+
+def site_jobs(site_id: str) -> str:
+    """Set (expires `JOB_INDEX_SECONDS` after its last addition): ids of the site's jobs that belong to no
+    booking (e.g. `account.needs_relink` results), for site erasure."""
+    return f"mb:s:{site_id}:jobs"
+
+
+def site_connect(site_id: str) -> str:
+    """Set (expires with the longest connect link or OAuth state it names): the `connect_link` and
+    `oauth_state` keys made for the site, so site erasure deletes them."""
+    return f"mb:s:{site_id}:connect"
+
+
+def rate_limit(site_id: str, name: str) -> str:
+    """String (a counter expiring at the end of its fixed window): requests of one kind the site made
+    in the current window (privacy endpoints)."""
+    return f"mb:s:{site_id}:rate:{name}"
+
+
+#: Rate-limited kinds of request of a site (`rate_limit`): the privacy endpoints.
+RATE_LIMITED = ("export", "erase")
+
+
+def site_level(site_id: str) -> list[str]:
+    """Every fixed-name key of a site under its prefix (its indexes, its accounts' set, its counters)."""
+    named = [site_bookings(site_id), site_jobs(site_id), site_connect(site_id), accounts(site_id),
+             requests_seen(site_id)]  # fmt: skip
+    return named + [rate_limit(site_id, name) for name in RATE_LIMITED]
+
+
+#: How long an erased booking's tombstone lives: longer than any event, retry or job of it could still
+#: arrive (idempotency records live 73 h, failed jobs 7 days and may be requeued by hand meanwhile).
+TOMBSTONE_SECONDS = 8 * 24 * 3600
+
+#: How long a per-booking or per-site job index outlives its last addition: longer than any job it names
+#: can live (delivery retries for about 32 h, then a failed job is kept 7 days).
+JOB_INDEX_SECONDS = 9 * 24 * 3600
 
 
 def account(site_id: str, provider: str, staff_id: str) -> str:
@@ -62,9 +122,10 @@ def oauth_state(state_hash: str) -> str:
     return f"mb:oauth:{state_hash}"
 
 
-def request_seen(site_id: str, webhook_id: str) -> str:
-    """String: a signed request id already used (connect links), kept past the 5-minute tolerance."""
-    return f"mb:s:{site_id}:seen:{webhook_id}"
+def requests_seen(site_id: str) -> str:
+    """Sorted set: signed request ids the site already used (connect links, settings), scored by when
+    each may be forgotten (past the 5-minute tolerance); one key per site, so its erasure deletes it."""
+    return f"mb:s:{site_id}:seen"
 
 
 def booking_lock(site_id: str, booking_id: str) -> str:

@@ -34,7 +34,8 @@ def make_app(redis_url, tmp_path, vault_keys_value):
 
 def link(app, site_id, provider="zoom", staff_id="7", token=TOKEN, user_id="zoomUser1"):
     with app.app_context():
-        vault.save(
+        redis_client.get().hsetnx(keys.site(site_id), "name", "Shop")  # accounts are saved for sites only
+        assert vault.save(
             redis_client.get(), vault_keys.get(), site_id, provider, staff_id, token, ["s1", "s2"], user_id
         )
 

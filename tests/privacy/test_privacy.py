@@ -95,7 +95,12 @@ def test_erasing_a_booking_deletes_it_everywhere(world):
     events = {e["id"]: e for e in w.sb.state()["google_events"]}
     assert events[event_id(w.site_id, "er")]["status"] == "cancelled"
     assert not r.exists(keys.booking(w.site_id, "er"))
-    assert traces(r, f"{w.site_id}|er") == [] and not [k for k in r.scan_iter() if k.endswith(b":er")]
+    tombstone = keys.booking_tombstone(w.site_id, "er")
+    assert traces(r, f"{w.site_id}|er") == []
+    assert [k for k in r.scan_iter() if k.endswith(b":er")] == [tombstone.encode()]  # ids only
+    assert 0 < r.ttl(tombstone) <= keys.TOMBSTONE_SECONDS and int(r.get(tombstone)) <= time.time()
+    assert not r.exists(keys.idempotency(w.site_id, "msg_er_2"))  # its events' records, by its index
+    assert r.exists(keys.idempotency(w.site_id, "msg_keep_2"))
     remaining = [job.args[:2] for job in Queue(queues.SYNC, connection=r).jobs]
     assert remaining == [(w.site_id, "keep")]
     assert Queue(queues.DELIVER, connection=r).count == 1
