@@ -6,7 +6,8 @@ returns an `Outcome` that `workers.sync.settle` records. Exactly once:
 - Zoom: an intent (`zintent`) is written before the create call, and the meeting id and sealed join
   URL right after it; a retry that finds an intent but no meeting id lists the user's upcoming
   meetings and adopts the one whose agenda carries this booking's marker, instead of creating a
-  second one.
+  second one, and updates it to the revision being applied (the attempt that created it may have
+  been applying an older one).
 - Google: the event id is derived from site and booking (base32hex); insert, and on 409 read the
   event (a deleted one answers 409 too) and update it only if it differs, so a retry sends the
   customer no second invitation.
@@ -193,12 +194,22 @@ class Work:
             self.r.hset(self.key, "zintent", int(time.time()))  # before the call: a crash is reconciled
             meeting = self._zoom(lambda token: zoom.create(token, body))
             faults.crash_point("after_zoom_create")
+        else:
+            # Created by an attempt killed before it recorded the meeting, perhaps for an older
+            # revision (the booking was rescheduled meanwhile): bring it up to this one.
+            self._adopt(zoom, str(meeting["id"]), body)
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
         record = {"zoom_id": zoom_id}
         if join_url:
             record["join"] = self.keyring.seal(join_url.encode(), join_url_aad(self.site_id, self.booking_id))
         self.r.hset(self.key, mapping=record)  # at once: from here on a retry updates, never creates
         return zoom_id, join_url
+
+    def _adopt(self, zoom, zoom_id: str, body: dict[str, Any]) -> None:
+        try:
+            self._zoom(lambda token: zoom.update(token, zoom_id, body))
+        except Gone:
+            raise ProviderRejected("the Zoom meeting of this booking was deleted at Zoom") from None
 
     def _find_meeting(self) -> dict | None:
         """The meeting an earlier, crashed attempt created, found by this booking's marker."""

@@ -95,7 +95,9 @@ def _booking(r: redis.Redis, site_id: str, booking_id: str, now: float) -> str:
         return _fail_booking(r, site_id, booking_id, int(rev), state)
     r.hincrby(keys.booking(site_id, booking_id), "heals", 1)
     _requeue(r, job, SYNC)
-    log.warning("reconcile: booking %s/%s rev %s put back (its job was %s)", site_id, booking_id, rev, state)
+    log.warning(
+        "reconcile: booking %s/%s rev %d put back (its job was %s)", site_id, booking_id, int(rev), state
+    )
     return "requeued"
 
 
