@@ -411,7 +411,8 @@ class Verdict:
     replays_not_seen: int  # a replay answered otherwise than 200 (its first acknowledgment was lost)
     kills: dict[str, int]  # worker / group / redis
     jobs_killed: int  # jobs running in a killed worker that had not finished yet
-    recovery: list[float]  # per killed job: kill -> its booking final (or its result delivered)
+    recovery: list[float]  # per killed job: kill -> its booking settled (a delivery: its result at the site)
+    recovery_to_site: list[float]  # per killed sync job: kill -> its booking's result at the site
     unrecovered: int
     last_kill_to_final: float | None  # None: not every booking was final by the deadline
     duplicates: int
@@ -434,23 +435,61 @@ class Verdict:
             "personal leaks": len(self.leaks),
         }  # fmt: skip
 
-    def recovery_percentile(self, fraction: float) -> float | None:
-        if not self.recovery:
-            return None
-        ordered = sorted(self.recovery)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * fraction) - 1))]
-
     def summary(self) -> str:
-        p50, p99 = self.recovery_percentile(0.5), self.recovery_percentile(0.99)
-        final = f"{self.last_kill_to_final:.1f}s" if self.last_kill_to_final is not None else "never"
+        p50, p99 = percentile(self.recovery, 0.5), percentile(self.recovery, 0.99)
+        site50, site99 = percentile(self.recovery_to_site, 0.5), percentile(self.recovery_to_site, 0.99)
+        final = _s(self.last_kill_to_final) if self.last_kill_to_final is not None else "never"
         return (
             f"{self.bookings} bookings, sends {self.sends}, kills {self.kills}, "
-            f"jobs killed {self.jobs_killed}, "
-            f"final {final} after the last kill, recovery p50 {p50} p99 {p99}, invariants {self.invariants}, "
+            f"jobs killed {self.jobs_killed}, final {final} after the last kill, "
+            f"recovery p50 {_s(p50)} p99 {_s(p99)} "
+            f"(to the result at the site {_s(site50)} {_s(site99)}), invariants {self.invariants}, "
             f"unacknowledged {self.unacknowledged}, replays not seen {self.replays_not_seen}, "
-            f"told twice {self.told_twice}, "
-            f"chaos errors {self.chaos_errors}, problems {self.problems[:20]}"
+            f"told twice {self.told_twice}, chaos errors {self.chaos_errors}, problems {self.problems[:20]}"
         )
+
+
+def _s(value: float | None) -> str:
+    return f"{value:.1f}s" if value is not None else "-"
+
+
+class SettleWatcher(threading.Thread):
+    """Notes, every `interval` seconds, the revision each booking has settled (`applied`) and when it
+    was first seen, so the recovery of a killed sync job can be timed."""
+
+    def __init__(self, env: SiteStack, booking_ids: list[str], interval: float = 0.25):
+        super().__init__(name="settle-watcher", daemon=True)
+        self.keys = [keys.booking(env.site["site_id"], booking_id) for booking_id in booking_ids]
+        self.booking_ids = booking_ids
+        self.interval = interval
+        self.seen: dict[str, list[tuple[float, int]]] = {booking_id: [] for booking_id in booking_ids}
+        self._stop_event = threading.Event()
+        self._r = redis.Redis.from_url(
+            env.redis.url, socket_timeout=2, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+        )
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                pipe = self._r.pipeline(transaction=False)
+                for key in self.keys:
+                    pipe.hget(key, "applied")
+                values = pipe.execute()
+            except redis.exceptions.RedisError:
+                continue
+            now = time.monotonic()
+            for booking_id, applied in zip(self.booking_ids, values, strict=True):
+                seen = self.seen[booking_id]
+                if applied is not None and (not seen or seen[-1][1] != int(applied)):
+                    seen.append((now, int(applied)))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def settled_at(self, booking_id: str, revision: int) -> list[float]:
+        """When the booking was seen to have settled `revision` or a newer one."""
+        return [at for at, applied in self.seen[booking_id] if applied >= revision]
 
 
 class Run:
@@ -468,7 +507,9 @@ class Run:
         self.env.sandbox.post("latency", {"ms": self.config.latency_ms})
         self.env.sandbox.post("daily-limit", {"limit": 1_000_000})
         sending_done = threading.Event()
-        chaos = Chaos(self.env, self.config, sending_done)
+        watcher = SettleWatcher(self.env, [b.booking_id for b in self.bookings])
+        chaos = self.chaos = Chaos(self.env, self.config, sending_done)
+        watcher.start()
         chaos.start()
         try:
             Senders(self.env, self.bookings, self.config.senders).run()
@@ -478,8 +519,11 @@ class Run:
         if not self.env.stack.services["worker0"].alive():
             self.env.stack.start_worker(0)  # the chaos thread died between a group kill and the restart
         last_kill = max((kill.at for kill in chaos.kills), default=time.monotonic())
-        final_at = self._wait_final(last_kill + self.config.final_deadline)
-        return self._judge(chaos, last_kill, final_at)
+        try:
+            final_at = self._wait_final(last_kill + self.config.final_deadline)
+        finally:
+            watcher.stop()
+        return self._judge(chaos, watcher, last_kill, final_at)
 
     # -- waiting --------------------------------------------------------------------------------------
 
@@ -525,7 +569,9 @@ class Run:
 
     # -- judging --------------------------------------------------------------------------------------
 
-    def _judge(self, chaos: Chaos, last_kill: float, final_at: float | None) -> Verdict:
+    def _judge(
+        self, chaos: Chaos, watcher: SettleWatcher, last_kill: float, final_at: float | None
+    ) -> Verdict:
         sandbox = self.env.sandbox.state()
         verdict = Verdict(
             bookings=len(self.bookings),
@@ -537,12 +583,12 @@ class Run:
                 1 for b in self.bookings for s in b.sends if s.kind == "replay" and s.statuses[-1:] != [200]
             ),
             kills=_count(kill.kind for kill in chaos.kills),
-            jobs_killed=0, recovery=[], unrecovered=0,
+            jobs_killed=0, recovery=[], recovery_to_site=[], unrecovered=0,
             last_kill_to_final=(final_at - last_kill) if final_at is not None else None,
             duplicates=0, lost=0, stuck=0, wrong=0, failed=0, undelivered=0, told_twice=0,
             owed=self._owed(), leaks=self._leaks(), chaos_errors=chaos.errors, problems=[],
         )  # fmt: skip
-        self._recovery(verdict, chaos)
+        self._recovery(verdict, chaos, watcher)
         self._duplicates_in_call_log(verdict, sandbox)
         site_id = self.env.site["site_id"]
         delivered = self._delivered()
@@ -568,30 +614,37 @@ class Run:
                 verdict.told_twice += 1
                 verdict.problems.append(f"{booking_id} rev {revision}: {len(ids)} results")
 
-    def _recovery(self, verdict: Verdict, chaos: Chaos) -> None:
+    def _recovery(self, verdict: Verdict, chaos: Chaos, watcher: SettleWatcher) -> None:
+        """Per job running in a killed worker: how long until its work was done. A sync job's work is
+        done when its booking has settled its revision (or a newer one), a delivery's when the site has
+        its result; a job whose work was done before the kill landed is not counted."""
         results = list(self.env.double.results)
         for kill in chaos.kills:
             for job in kill.held:
                 if job.kind == "sync":
-                    times = [
+                    done = watcher.settled_at(job.booking_id, job.revision)
+                    told = [
                         r["received_at"] for r in results
                         if r["data"].get("booking_id") == job.booking_id
                         and int(r["data"].get("revision", 0)) >= job.revision
                     ]  # fmt: skip
                 elif job.kind == "deliver":
-                    times = [r["received_at"] for r in results if r["webhook_id"] == job.job_id]
+                    done = [r["received_at"] for r in results if r["webhook_id"] == job.job_id]
+                    told = []
                 else:
                     continue
-                if any(t < kill.at for t in times):
+                if any(t < kill.at for t in done):
                     continue  # it had finished its work before the kill landed
                 verdict.jobs_killed += 1
-                if times:
-                    verdict.recovery.append(min(times) - kill.at)
+                if done:
+                    verdict.recovery.append(min(done) - kill.at)
                 else:
                     verdict.unrecovered += 1
                     verdict.problems.append(
                         f"killed {job.kind} job of {job.booking_id or job.job_id} never done"
                     )
+                if told:
+                    verdict.recovery_to_site.append(min(told) - kill.at)
 
     def _duplicates_in_call_log(self, verdict: Verdict, sandbox: dict) -> None:
         """Every successful Zoom create and Google insert in the call log is one booking's first."""
@@ -692,6 +745,14 @@ class Run:
         needles = [*signing.PERSONAL, "zoom.us/j/", "calendar/event?eid"]
         needles += [value for booking in self.bookings for value in booking.personal]
         return [n[:8] + "…" for n in needles if n.encode() in stored or n in logs]
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * fraction) - 1))]
 
 
 def _count(values) -> dict[str, int]:
