@@ -19,6 +19,7 @@ from rq import get_current_job
 from service import vault_keys
 from service.sites import registry, results, webhooks
 from service.storage import ledger, redis_client
+from workers import faults
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
     current_secret = site.secrets[0][0]
     headers = webhooks.signature_headers(current_secret, message_id, int(time.time()), body)
     headers["Content-Type"] = "application/json"
+    faults.crash_point("before_result_post")
     try:
         answer = _session().post(
             site.callback_url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False

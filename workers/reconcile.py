@@ -30,6 +30,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+from service.sites import results
 from service.storage import keys, ledger
 from service.storage.queues import DELIVER, SYNC
 from workers import meeting, sync
@@ -42,8 +43,9 @@ INTERVAL = 5.0
 BATCH = 200
 #: Times a booking's job is put back before the booking is failed instead.
 MAX_HEALS = 10
-#: A delivery attempt started longer ago than this (its 10 s timeout and then some) is dead.
-DELIVERY_STALE = 60
+#: A delivery attempt started longer ago than this is dead: RQ stops a live one at its job timeout. A
+#: killed delivery is put back within about DELIVERY_STALE + ledger.LEASE + INTERVAL (50 s) of its start.
+DELIVERY_STALE = results.JOB_TIMEOUT + 5
 
 
 @dataclass

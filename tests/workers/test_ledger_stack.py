@@ -160,6 +160,19 @@ def test_a_reschedule_after_a_kill_between_the_zoom_create_and_its_record_moves_
     assert env.event("adopted")["start"]["dateTime"].startswith("2030-12-03T15:00")
 
 
+def test_a_delivery_killed_mid_attempt_reaches_the_site_within_the_bound(env):
+    """A delivery attempt whose worker died is put back once it has been running longer than a live
+    one can (RQ stops it at its timeout), not a minute or more after it started."""
+    env.r.set(arm_key("before_result_post"), 1)
+    assert env.post(event("booking.created", "told", 1)).status_code == 202
+    processes.wait_for(lambda: not env.r.exists(arm_key("before_result_post")), timeout=30, what="the kill")
+    killed_at = time.monotonic()
+    assert not [r for r in env.double.results if r["data"].get("booking_id") == "told"]
+    env.result("booking.synced", "told", 1, timeout=RECOVERY + 30)
+    assert time.monotonic() - killed_at < RECOVERY
+    assert not owed(env, "told")
+
+
 def test_the_operator_sees_what_is_owed(env):
     worker = env.stack.services["worker0"]
     worker.signal(signal.SIGSTOP)
