@@ -67,7 +67,7 @@ class Config:
             kills fall inside it.
         group_kills: times the whole worker group is SIGKILLed and started again.
         redis_kills: times Redis is SIGKILLed and started again.
-        kill_every: seconds between two SIGKILLs of one worker process (uniform in this range).
+        kill_every: seconds from one worker process's SIGKILL to the next (uniform in this range).
         senders: threads sending events.
         latency_ms: added by the sandbox to every provider call (jobs last long enough to be killed).
         final_deadline: seconds after the last kill to wait for every booking to be final.
@@ -314,7 +314,10 @@ class Chaos(threading.Thread):
             now = time.monotonic()
             if special and now >= special[0][0]:
                 _, what = special.pop(0)
-                self._kill_group() if what == "group" else self._kill_redis()
+                if what == "group":
+                    self._kill_group()
+                else:
+                    self._kill_redis()
                 next_kill = time.monotonic() + self.rng.uniform(*config.kill_every)
             elif now >= next_kill:
                 self._kill_worker()
@@ -621,8 +624,10 @@ class Run:
         results = list(self.env.double.results)
         for kill in chaos.kills:
             for job in kill.held:
+                unsure = 0.0  # a settle seen this soon after the kill may have come before it
                 if job.kind == "sync":
                     done = watcher.settled_at(job.booking_id, job.revision)
+                    unsure = watcher.interval
                     told = [
                         r["received_at"] for r in results
                         if r["data"].get("booking_id") == job.booking_id
@@ -633,7 +638,7 @@ class Run:
                     told = []
                 else:
                     continue
-                if any(t < kill.at for t in done):
+                if any(t < kill.at + unsure for t in done):
                     continue  # it had finished its work before the kill landed
                 verdict.jobs_killed += 1
                 if done:
