@@ -473,18 +473,22 @@ class SettleWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
-            try:
-                pipe = self._r.pipeline(transaction=False)
-                for key in self.keys:
-                    pipe.hget(key, "applied")
-                values = pipe.execute()
-            except redis.exceptions.RedisError:
-                continue
-            now = time.monotonic()
-            for booking_id, applied in zip(self.booking_ids, values, strict=True):
-                seen = self.seen[booking_id]
-                if applied is not None and (not seen or seen[-1][1] != int(applied)):
-                    seen.append((now, int(applied)))
+            self._look()
+        self._look()  # what settled since the last look (the very last settles end the wait)
+
+    def _look(self) -> None:
+        try:
+            pipe = self._r.pipeline(transaction=False)
+            for key in self.keys:
+                pipe.hget(key, "applied")
+            values = pipe.execute()
+        except redis.exceptions.RedisError:
+            return
+        now = time.monotonic()
+        for booking_id, applied in zip(self.booking_ids, values, strict=True):
+            seen = self.seen[booking_id]
+            if applied is not None and (not seen or seen[-1][1] != int(applied)):
+                seen.append((now, int(applied)))
 
     def stop(self) -> None:
         self._stop_event.set()
