@@ -44,7 +44,7 @@ BATCH = 200
 #: Times a booking's job is put back before the booking is failed instead.
 MAX_HEALS = 10
 #: A delivery attempt started longer ago than this is dead: RQ stops a live one at its job timeout. A
-#: killed delivery is put back within about DELIVERY_STALE + ledger.LEASE + INTERVAL (50 s) of its start.
+#: killed delivery is put back within about DELIVERY_STALE + INTERVAL (30 s) of its start.
 DELIVERY_STALE = results.JOB_TIMEOUT + 5
 
 
@@ -114,6 +114,8 @@ def _fail_booking(r: redis.Redis, site_id: str, booking_id: str, revision: int, 
 def _result(r: redis.Redis, site_id: str, message_id: str, now: float) -> str:
     job = _fetch(r, message_id)
     state = _job_state(r, job, DELIVER, now, stale_after=DELIVERY_STALE)
+    if state == "running":  # look again when it would count as dead, not a whole lease from now
+        ledger.look_again(r, "results", site_id, message_id, at=job.started_at.timestamp() + DELIVERY_STALE)
     if state in ("waiting", "running"):
         return state
     if state in ("none", "finished", "failed"):  # delivered, given up for good, or erased with its site

@@ -3,8 +3,9 @@ provider clients and their connections live as long as the process, and a pool o
 gives the concurrency that slow provider calls need.
 
 A job whose worker died is put back by the reconciler (workers/reconcile.py) once the booking's lock
-lapses; RQ's own maintenance may also retry it later (its `Retry`), which the sync job's checks make
-harmless. `ABANDONED_GRACE` shortens RQ's fixed minute of grace after the job timeout.
+lapses (a delivery: once it has run longer than it can); RQ's own maintenance may also retry it later
+(its `Retry`), which the jobs' checks make harmless. `ABANDONED_GRACE` shortens RQ's fixed minute of
+grace after the job timeout, `ABANDONED_AFTER_AT_LEAST` keeps RQ's way behind the reconciler's.
 
 A process forked from a worker (RQ's scheduler) must not keep the worker's Redis sockets open: if the
 worker is then killed while it waits in `BLPOP`, Redis would still see that connection waiting and
@@ -22,6 +23,10 @@ from service.logs import correlation_id
 
 #: Seconds after a job's timeout before a job whose worker vanished counts as abandoned.
 ABANDONED_GRACE = 15
+#: ... but never sooner than this after it started. The reconciler puts a job whose worker vanished
+#: back sooner (a sync job once its lock lapses, a delivery once it has run 25 s: within about 30 s
+#: either way); RQ's own way would put the job's retry backoff (30 s for a delivery) in front of it.
+ABANDONED_AFTER_AT_LEAST = 60
 #: Seconds between a worker's maintenance runs (RQ's default is 10 minutes).
 MAINTENANCE_INTERVAL = int(os.environ.get("MEETBRIDGE_WORKER_MAINTENANCE_INTERVAL", "30"))
 
@@ -52,7 +57,7 @@ class MeetBridgeWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job) -> int:
         if job.timeout == -1:
             return DEFAULT_WORKER_TTL
-        return int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE
+        return max(ABANDONED_AFTER_AT_LEAST, int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE)
 
 
 def close_inherited_sockets(pool) -> None:
