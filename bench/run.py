@@ -286,7 +286,8 @@ def section_chaos(ctx: Context) -> list[str]:
         f"{config.redis_kills} time(s). Target: every booking final (settled, result delivered, nothing",
         "owed) within 60 s of the last kill. Recovery of a killed job: from the SIGKILL of the worker",
         "running it until its booking has settled that revision or a newer one (a delivery job: until the",
-        "site has the result); and until the site has the booking's result.",
+        "site has the result), and until the site has the booking's result; a job killed again while it",
+        "recovers counts from its first kill.",
         "",
         "| worker kills | group kills | Redis kills | jobs killed running | last kill → all final |",
         "|---:|---:|---:|---:|---:|",
@@ -307,7 +308,8 @@ def section_chaos(ctx: Context) -> list[str]:
         f"Events never acknowledged: {verdict.unacknowledged}; sent more than once before an answer"
         f" (Redis down): {verdict.retried_sends}; replays not answered 200: {verdict.replays_not_seen};",
         f"revisions whose result was sent twice: {verdict.told_twice}; killed jobs never finished:"
-        f" {verdict.unrecovered}.",
+        f" {verdict.unrecovered}. Slowest recovery: {verdict.slowest_recovery}; final last:",
+        f" {verdict.slowest}.",
         "",
     ]
     if verdict.problems or verdict.chaos_errors:

@@ -418,6 +418,8 @@ class Verdict:
     recovery_to_site: list[float]  # per killed sync job: kill -> its booking's result at the site
     unrecovered: int
     last_kill_to_final: float | None  # None: not every booking was final by the deadline
+    slowest: str  # the booking that became final last, and when it settled and was told
+    slowest_recovery: str  # the killed job that took longest, and how it was killed
     duplicates: int
     lost: int
     stuck: int
@@ -448,7 +450,9 @@ class Verdict:
             f"recovery p50 {_s(p50)} p99 {_s(p99)} "
             f"(to the result at the site {_s(site50)} {_s(site99)}), invariants {self.invariants}, "
             f"unacknowledged {self.unacknowledged}, replays not seen {self.replays_not_seen}, "
-            f"told twice {self.told_twice}, chaos errors {self.chaos_errors}, problems {self.problems[:20]}"
+            f"told twice {self.told_twice}, slowest {self.slowest}, "
+            f"slowest recovery {self.slowest_recovery}, "
+            f"chaos errors {self.chaos_errors}, problems {self.problems[:20]}"
         )
 
 
@@ -593,6 +597,7 @@ class Run:
             jobs_killed=0, recovery=[], recovery_to_site=[], unrecovered=0,
             last_kill_to_final=(final_at - last_kill) if final_at is not None else None,
             duplicates=0, lost=0, stuck=0, wrong=0, failed=0, undelivered=0, told_twice=0,
+            slowest=self._slowest(watcher, last_kill), slowest_recovery="none",
             owed=self._owed(), leaks=self._leaks(), chaos_errors=chaos.errors, problems=[],
         )  # fmt: skip
         self._recovery(verdict, chaos, watcher)
@@ -604,6 +609,27 @@ class Run:
             self._judge_booking(verdict, booking, record, sandbox, delivered)
         self._judge_results(verdict)
         return verdict
+
+    def _slowest(self, watcher: SettleWatcher, last_kill: float) -> str:
+        """Which booking was final last: when (after the last kill) it settled and the site had it."""
+        told: dict[tuple[str, int], float] = {}
+        for result in list(self.env.double.results):
+            data = result.get("data") or {}
+            if "booking_id" in data:
+                key = (data["booking_id"], int(data["revision"]))
+                told[key] = min(told.get(key, math.inf), result["received_at"])
+        slowest, latest = "none", -math.inf
+        for booking in self.bookings:
+            wanted = booking.acked_revision
+            settled = min(watcher.settled_at(booking.booking_id, wanted), default=math.inf)
+            at = told.get((booking.booking_id, wanted), math.inf)
+            if max(settled, at) > latest:
+                latest = max(settled, at)
+                slowest = (
+                    f"{booking.booking_id} rev {wanted}: settled {settled - last_kill:+.1f}s, "
+                    f"told {at - last_kill:+.1f}s after the last kill"
+                )
+        return slowest
 
     def _judge_results(self, verdict: Verdict) -> None:
         """No attempt gave up (the providers never refuse here), and no revision was settled twice."""
@@ -646,7 +672,13 @@ class Run:
                     continue  # it had finished its work before the kill landed
                 verdict.jobs_killed += 1
                 if done:
-                    verdict.recovery.append(min(done) - kill.at)
+                    took = min(done) - kill.at
+                    if took >= max(verdict.recovery, default=0):
+                        what = job.booking_id and f"{job.booking_id} rev {job.revision}"
+                        verdict.slowest_recovery = (
+                            f"{job.kind} {what or job.job_id} ({kill.kind} kill): {took:.1f}s"
+                        )
+                    verdict.recovery.append(took)
                 else:
                     verdict.unrecovered += 1
                     verdict.problems.append(
