@@ -675,8 +675,14 @@ class Run:
                     took = min(done) - kill.at
                     if took >= max(verdict.recovery, default=0):
                         what = job.booking_id and f"{job.booking_id} rev {job.revision}"
+                        about = job.booking_id or job.job_id
+                        again = sum(
+                            1 for later in chaos.kills if kill.at < later.at < min(done)
+                            for held in later.held if (held.booking_id or held.job_id) == about
+                        )  # fmt: skip
                         verdict.slowest_recovery = (
-                            f"{job.kind} {what or job.job_id} ({kill.kind} kill): {took:.1f}s"
+                            f"{job.kind} {what or job.job_id} ({kill.kind} kill, killed {again} more"
+                            f" time(s) while recovering): {took:.1f}s"
                         )
                     verdict.recovery.append(took)
                 else:
