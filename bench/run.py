@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import events, sync, wordpress, wrk
-from tests import processes
+from tests import chaos, processes
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
 ROUNDS = 5
@@ -260,6 +260,70 @@ def section_privacy(ctx: Context) -> list[str]:
     return privacy.report_lines(privacy.measure(ctx.folder / "privacy"))
 
 
+#: The full chaos run of `make bench` (tests/workers/test_chaos_stack.py runs a smaller one).
+CHAOS = chaos.Config(
+    bookings=300, worker_processes=6, send_seconds=60.0, group_kills=3, redis_kills=1, latency_ms=100
+)
+
+
+def section_chaos(ctx: Context) -> list[str]:
+    """The chaos run (tests/chaos.py): every booking final, once and right, after kills of everything."""
+    config = CHAOS
+    verdict = chaos.run(ctx.folder / "chaos", config)
+    kills, sends = verdict.kills, verdict.sends
+
+    def seconds(value: float | None) -> str:
+        return f"{value:.1f} s" if value is not None else "—"
+
+    def spread(values: list[float]) -> str:
+        p50, p99 = chaos.percentile(values, 0.5), chaos.percentile(values, 0.99)
+        return f"{seconds(p50)} | {seconds(p99)} | {seconds(max(values, default=None))}"
+
+    lines = [
+        "## Chaos: never lost, never stuck (issue 13)",
+        "",
+        f"{verdict.bookings} bookings through the real stack ({config.worker_processes} RQ worker processes,",
+        "the cron process with the reconciler, Redis with `appendfsync always`, the sandbox adding",
+        f"{config.latency_ms} ms to every provider call): {sends.get('original', 0)} events (creates,",
+        f"reschedules, cancels; {verdict.reordered} bookings' first two sent out of order),",
+        f"{sends.get('replay', 0)} replays of an acknowledged `webhook-id` and {sends.get('duplicate', 0)}",
+        f"duplicates under a new one, sent concurrently over {config.send_seconds:.0f} s, while a worker",
+        f"process was SIGKILLed every {config.kill_every[0]:.0f}–{config.kill_every[1]:.0f} s, the whole",
+        f"worker group killed and restarted {config.group_kills} times and Redis SIGKILLed and restarted",
+        f"{config.redis_kills} time(s). Target: every booking final (settled, result delivered, nothing",
+        "owed) within 60 s of the last kill. Recovery of a killed job: from the SIGKILL of the worker",
+        "running it until its booking has settled that revision or a newer one (a delivery job: until the",
+        "site has the result), and until the site has the booking's result; a job killed again while it",
+        "recovers counts from its first kill.",
+        "",
+        "| worker kills | group kills | Redis kills | jobs killed running | last kill → all final |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {kills.get('worker', 0)} | {kills.get('group', 0)} | {kills.get('redis', 0)} "
+        f"| {verdict.jobs_killed} | **{seconds(verdict.last_kill_to_final)}** |",
+        "",
+        "| recovery of a killed job | p50 | p99 | max |",
+        "|---|---:|---:|---:|",
+        f"| settled | {spread(verdict.recovery)} |",
+        f"| result at the site | {spread(verdict.recovery_to_site)} |",
+        "",
+        "Invariants (counts; all must be 0):",
+        "",
+        "| " + " | ".join(verdict.invariants) + " |",
+        "|" + "---:|" * len(verdict.invariants),
+        "| " + " | ".join(str(count) for count in verdict.invariants.values()) + " |",
+        "",
+        f"Events never acknowledged: {verdict.unacknowledged}; sent more than once before an answer"
+        f" (Redis down): {verdict.retried_sends}; replays not answered 200: {verdict.replays_not_seen};",
+        f"revisions whose result was sent twice: {verdict.told_twice}; killed jobs never finished:"
+        f" {verdict.unrecovered}. Slowest recovery: {verdict.slowest_recovery}; final last:",
+        f" {verdict.slowest}.",
+        "",
+    ]
+    if verdict.problems or verdict.chaos_errors:
+        lines += ["Problems (ids only): " + "; ".join([*verdict.chaos_errors, *verdict.problems][:30]), ""]
+    return lines
+
+
 SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "events": section_events,
     "sync": section_sync,
@@ -267,6 +331,7 @@ SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "cleanup": section_cleanup,
     "availability": section_availability,
     "privacy": section_privacy,
+    "chaos": section_chaos,
 }
 
 

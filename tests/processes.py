@@ -40,11 +40,13 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str
 
 
 class RedisServer:
-    """A throwaway redis-server with MeetBridge's durability settings."""
+    """A throwaway redis-server with MeetBridge's durability settings (`fsync`: its `appendfsync`
+    policy, by default MEETBRIDGE_REDIS_FSYNC or `everysec`)."""
 
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, fsync: str | None = None):
         self.folder = folder
         self.port = port or free_port()
+        self.fsync = fsync
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -61,7 +63,7 @@ class RedisServer:
 
     def start(self) -> None:
         binary = embedded_redis.executable(prefer_system=True)
-        self.proc = embedded_redis.start(self.folder, port=self.port, binary=binary)
+        self.proc = embedded_redis.start(self.folder, port=self.port, binary=binary, fsync=self.fsync)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -160,12 +160,13 @@ def site_stack(
     *,
     consent: str | None = None,
     link: tuple[tuple[str, str], ...] = (),
+    redis_fsync: str | None = None,
     **stack_options,
 ) -> Iterator[SiteStack]:
-    """Redis, the stack (`stack_options` as for `Stack`), a site "Example Shop" whose origin is a
-    `SiteDouble`; the sandbox's consent mode set when given, and each `(provider, staff_id)` in
-    `link` linked. Everything is stopped on exit."""
-    redis = RedisServer(folder / "redis")
+    """Redis (`redis_fsync`: its `appendfsync` policy, see `RedisServer`), the stack (`stack_options`
+    as for `Stack`), a site "Example Shop" whose origin is a `SiteDouble`; the sandbox's consent mode
+    set when given, and each `(provider, staff_id)` in `link` linked. Everything is stopped on exit."""
+    redis = RedisServer(folder / "redis", fsync=redis_fsync)
     redis.start()
     stack = Stack(folder / "stack", redis.url, **stack_options)
     try:

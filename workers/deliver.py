@@ -24,6 +24,7 @@ from service import vault_keys
 from service.bookings import lifecycle
 from service.sites import registry, results, webhooks
 from service.storage import ledger, redis_client
+from workers import faults
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def deliver_result(site_id: str, message_id: str, event_type: str, sealed: bytes
     ).encode()
     headers = webhooks.signature_headers(site.active_keys(), message_id, int(time.time()), body)
     headers["Content-Type"] = "application/json"
+    faults.crash_point("before_result_post")
     try:
         answer = _session().post(
             site.callback_url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False

@@ -1,11 +1,12 @@
 """The provider side of one booking sync: the Zoom meeting and the Google Calendar event it needs.
 
 `Work.apply()` makes both match a created or updated booking; `Work.cancel()` deletes both. Each
-returns an `Outcome` that `workers.sync.settle` records. Exactly once:
+returns an `Outcome` (workers/outcome.py) that `workers.sync.settle` records. Exactly once:
 
 - Zoom: an intent (`zintent`) is written before the create call, the meeting id and sealed join URL
   right after it; a retry that finds an intent but no meeting id adopts the user's upcoming meeting
-  whose agenda carries this booking's marker instead of creating a second one.
+  whose agenda carries this booking's marker instead of creating a second one, and updates it to the
+  revision being applied (the attempt that created it may have been applying an older one).
 - Google: the event id is derived from site and booking (base32hex); insert, and on 409 read the
   event (a deleted one answers 409 too) and update it only if it differs, so a retry sends the
   customer no second invitation.
@@ -25,7 +26,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,74 +34,18 @@ import redis
 from service import vault_keys
 from service.bookings import lifecycle
 from service.bookings.booking_schema import parse_time
-from service.bookings.records import join_url_aad, link_aad
+from service.bookings.records import join_url_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import marker
 from service.storage import keys
 from workers import faults
+from workers.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
 CALENDAR = "primary"
-
-
-@dataclass
-class Outcome:
-    """What one sync settled on, and what must be recorded and told."""
-
-    state: str  # synced | failed | cancelled
-    error: str | None = None
-    zoom_id: str | None = None
-    join_url: str | None = None
-    event_id: str | None = None
-    html_link: str | None = None
-    start: int | None = None
-    end: int | None = None
-    cleared: list[str] = field(default_factory=list)
-    staff_id: str | None = None  # recorded so cleanup and erasure can reach the meeting and the event
-    old_zoom_id: str | None = None  # a meeting deleted by this sync (its webhook index entry goes)
-    google_skipped: str | None = None  # `not_linked`: a Zoom booking of staff without a Google account
-
-    @classmethod
-    def failure(cls, reason: str) -> Outcome:
-        return cls(state="failed", error=reason[:500])
-
-    @property
-    def result_type(self) -> str:
-        return {"synced": "booking.synced", "cancelled": "booking.cancelled"}.get(
-            self.state, "booking.sync_failed"
-        )
-
-    def metadata(self, keyring, site_id: str, booking_id: str) -> dict[str, Any]:
-        """The booking hash fields to set (personal data sealed)."""
-        fields: dict[str, Any] = {}
-        if self.start is not None:
-            fields.update(start=self.start, end=self.end)
-        if self.staff_id:
-            fields["staff"] = self.staff_id
-        if self.zoom_id:
-            fields["zoom_id"] = self.zoom_id
-        if self.join_url:
-            fields["join"] = keyring.seal(self.join_url.encode(), join_url_aad(site_id, booking_id))
-        if self.event_id:
-            fields["gcal"] = 1
-        if self.html_link:
-            fields["glink"] = keyring.seal(self.html_link.encode(), link_aad(site_id, booking_id))
-        return fields
-
-    def result(self, site_id: str, booking_id: str, revision: int) -> dict[str, Any]:
-        """The `data` of the result sent to the site."""
-        data: dict[str, Any] = {"booking_id": booking_id, "revision": revision, "state": self.state}
-        if self.state == "synced":
-            data["zoom"] = {"meeting_id": self.zoom_id, "join_url": self.join_url}
-            data["google"] = {"event_id": self.event_id, "html_link": self.html_link}
-            if self.google_skipped:
-                data["google"]["skipped"] = self.google_skipped
-        if self.error:
-            data["reason"] = self.error
-        return data
 
 
 class Work:
@@ -284,6 +228,10 @@ class Work:
             self._write({"zintent": int(time.time())})  # before the call: a crash is reconciled
             meeting = self._zoom(lambda token: zoom.create(token, body))
             faults.crash_point("after_zoom_create")
+        else:
+            # Created by an attempt killed before it recorded the meeting, perhaps for an older
+            # revision (the booking was rescheduled meanwhile): bring it up to this one.
+            self._adopt(zoom, str(meeting["id"]), body)
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
         self.live_zoom_id = zoom_id
         record = {"zoom_id": zoom_id}
@@ -292,6 +240,12 @@ class Work:
         # At once: from here on a retry updates, never creates. Erased meanwhile: undo the create.
         self._write(record, undo=lambda: self._delete_meeting(zoom_id))
         return zoom_id, join_url
+
+    def _adopt(self, zoom, zoom_id: str, body: dict[str, Any]) -> None:
+        try:
+            self._zoom(lambda token: zoom.update(token, zoom_id, body))
+        except Gone:
+            raise ProviderRejected("the Zoom meeting of this booking was deleted at Zoom") from None
 
     def _find_meeting(self, staff_id: str | None = None) -> dict | None:
         """The meeting an earlier, crashed attempt created, found by this booking's marker."""

@@ -30,6 +30,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+from service.sites import results
 from service.storage import keys, ledger
 from service.storage.queues import DELIVER, SYNC
 from workers import meeting, sync
@@ -42,8 +43,9 @@ INTERVAL = 5.0
 BATCH = 200
 #: Times a booking's job is put back before the booking is failed instead.
 MAX_HEALS = 10
-#: A delivery attempt started longer ago than this (its 10 s timeout and then some) is dead.
-DELIVERY_STALE = 60
+#: A delivery attempt started longer ago than this is dead: RQ stops a live one at its job timeout. A
+#: killed delivery is put back within about DELIVERY_STALE + INTERVAL (30 s) of its start.
+DELIVERY_STALE = results.JOB_TIMEOUT + 5
 
 
 @dataclass
@@ -96,7 +98,9 @@ def _booking(r: redis.Redis, site_id: str, booking_id: str, now: float, waiting:
         return _fail_booking(r, site_id, booking_id, int(rev), state)
     r.hincrby(keys.booking(site_id, booking_id), "heals", 1)
     _requeue(r, job, SYNC)
-    log.warning("reconcile: booking %s/%s rev %s put back (its job was %s)", site_id, booking_id, rev, state)
+    log.warning(
+        "reconcile: booking %s/%s rev %d put back (its job was %s)", site_id, booking_id, int(rev), state
+    )
     return "requeued"
 
 
@@ -111,6 +115,8 @@ def _fail_booking(r: redis.Redis, site_id: str, booking_id: str, revision: int, 
 def _result(r: redis.Redis, site_id: str, message_id: str, now: float, waiting: _Queued) -> str:
     job = _fetch(r, message_id)
     state = _job_state(r, job, DELIVER, now, waiting, stale_after=DELIVERY_STALE)
+    if state == "running":  # look again when it would count as dead, not a whole lease from now
+        ledger.look_again(r, "results", site_id, message_id, at=job.started_at.timestamp() + DELIVERY_STALE)
     if state in ("waiting", "running"):
         return state
     if state in ("none", "finished", "failed"):  # delivered, given up for good, or erased with its site

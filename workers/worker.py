@@ -3,8 +3,10 @@ provider clients and their connections live as long as the process, and a pool o
 gives the concurrency that slow provider calls need.
 
 A job whose worker died is put back by the reconciler (workers/reconcile.py) once the booking's lock
-lapses; RQ's own maintenance may also retry it later (its `Retry`), which the sync job's checks make
-harmless. `ABANDONED_GRACE` shortens RQ's fixed minute of grace after the job timeout.
+lapses (a delivery: once it has run longer than it can); RQ's own maintenance may also retry it later
+(its `Retry`), which the jobs' checks make harmless. `ABANDONED_GRACE` shortens RQ's fixed minute of
+grace after the job timeout; `DELIVERY_ABANDONED_AFTER` keeps RQ's way behind the reconciler's for
+deliveries, whose job timeout is short.
 
 A process forked from a worker (RQ's scheduler) must not keep the worker's Redis sockets open: if the
 worker is then killed while it waits in `BLPOP`, Redis would still see that connection waiting and
@@ -19,9 +21,14 @@ from rq import SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
 
 from service.logs import correlation_id
+from service.storage.queues import DELIVER
 
 #: Seconds after a job's timeout before a job whose worker vanished counts as abandoned.
 ABANDONED_GRACE = 15
+#: A delivery, though, no sooner than this after it started: the reconciler puts a delivery whose worker
+#: vanished back within about 30 s of its start, and RQ's own way would put the delivery's first retry
+#: backoff (30 s), which the reconciler then waits for, in front of it.
+DELIVERY_ABANDONED_AFTER = 60
 #: Seconds between a worker's maintenance runs (RQ's default is 10 minutes).
 MAINTENANCE_INTERVAL = int(os.environ.get("MEETBRIDGE_WORKER_MAINTENANCE_INTERVAL", "30"))
 
@@ -52,7 +59,8 @@ class MeetBridgeWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job) -> int:
         if job.timeout == -1:
             return DEFAULT_WORKER_TTL
-        return int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE
+        ttl = int(job.timeout or DEFAULT_WORKER_TTL) + ABANDONED_GRACE
+        return max(ttl, DELIVERY_ABANDONED_AFTER) if job.origin == DELIVER else ttl
 
 
 def close_inherited_sockets(pool) -> None:

@@ -32,6 +32,10 @@ RETRY_INTERVALS = (30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 28800,
 FAILURE_TTL = 7 * 24 * 3600
 """How long a delivery that gave up is kept for inspection."""
 
+JOB_TIMEOUT = 20
+"""Seconds one delivery attempt may run before RQ stops it (its POST gives up after 10 s without a
+connection or an answer). An attempt still marked started after this long has lost its worker."""
+
 
 def result_aad(site_id: str, message_id: str) -> bytes:
     """Associated data of a queued result's sealed `data`."""
@@ -76,6 +80,7 @@ def enqueue_result(
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         failure_ttl=FAILURE_TTL,
         result_ttl=0,  # delivered: the job and its sealed payload are deleted at once
+        job_timeout=JOB_TIMEOUT,
         description=f"deliver {event_type} {message_id}",
     )
     lifecycle.index_job(pipe, site_id, booking_id, message_id)

@@ -52,6 +52,11 @@ def renew(pipe, kind: str, site_id: str, item_id: str, at: float | None = None) 
     pipe.zadd(KINDS[kind], {member(site_id, item_id): score}, xx=True)
 
 
+def look_again(pipe, kind: str, site_id: str, item_id: str, at: float) -> None:
+    """Look at work that is still owed again at `at` (never re-adds settled work)."""
+    pipe.zadd(KINDS[kind], {member(site_id, item_id): at}, xx=True)
+
+
 def settle(pipe, kind: str, site_id: str, item_id: str) -> None:
     """The work is done (or there is nothing left to do): forget it."""
     pipe.zrem(KINDS[kind], member(site_id, item_id))

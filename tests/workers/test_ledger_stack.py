@@ -143,6 +143,36 @@ def test_a_cancel_killed_between_the_zoom_and_google_deletes_finishes_the_google
     assert env.status("half")["state"] == "cancelled" and not owed(env, "half")
 
 
+def test_a_reschedule_after_a_kill_between_the_zoom_create_and_its_record_moves_the_meeting(env):
+    """The meeting a killed attempt created (found again by its marker) is brought up to the revision
+    that adopts it, not left at the times of the revision that created it."""
+    env.r.set(arm_key("after_zoom_create"), 1)
+    assert env.post(event("booking.created", "adopted", 1)).status_code == 202
+    processes.wait_for(lambda: not env.r.exists(arm_key("after_zoom_create")), timeout=30, what="the kill")
+    killed_at = time.monotonic()
+    moved = {"start": "2030-12-03T15:00:00+01:00", "end": "2030-12-03T16:00:00+01:00"}
+    assert env.post(event("booking.updated", "adopted", 2, **moved)).status_code == 202
+    env.result("booking.synced", "adopted", 2, timeout=RECOVERY)
+    assert time.monotonic() - killed_at < RECOVERY
+    meetings = env.meetings("adopted")
+    assert len(meetings) == 1 and not meetings[0]["deleted"]
+    assert meetings[0]["start_time"] == "2030-12-03T14:00:00Z" and meetings[0]["duration"] == 60
+    assert env.event("adopted")["start"]["dateTime"].startswith("2030-12-03T15:00")
+
+
+def test_a_delivery_killed_mid_attempt_reaches_the_site_within_the_bound(env):
+    """A delivery attempt whose worker died is put back once it has been running longer than a live
+    one can (RQ stops it at its timeout), not a minute or more after it started."""
+    env.r.set(arm_key("before_result_post"), 1)
+    assert env.post(event("booking.created", "told", 1)).status_code == 202
+    processes.wait_for(lambda: not env.r.exists(arm_key("before_result_post")), timeout=30, what="the kill")
+    killed_at = time.monotonic()
+    assert not [r for r in env.double.results if r["data"].get("booking_id") == "told"]
+    env.result("booking.synced", "told", 1, timeout=RECOVERY + 30)
+    assert time.monotonic() - killed_at < RECOVERY
+    assert not owed(env, "told")
+
+
 def test_the_operator_sees_what_is_owed(env):
     worker = env.stack.services["worker0"]
     worker.signal(signal.SIGSTOP)
