@@ -9,7 +9,7 @@ import pytest
 from service import create_app, vault_keys
 from service.accounts import vault
 from service.crypto import DecryptError, generate_key
-from service.sites import registry
+from service.sites import registry, site_auth
 from service.storage import keys, redis_client
 from tests import signing
 
@@ -171,6 +171,7 @@ def test_vault_rotate_rewraps_the_bookings_join_and_event_links(redis_url, tmp_p
             if "glink" in fields:
                 record["glink"] = keyring.seal(b"https://cal/e", records.link_aad(site_id, booking_id))
             r.hset(keys.booking(site_id, booking_id), mapping=record)
+            r.sadd(keys.site_bookings(site_id), booking_id)  # as the intake indexes it
 
     rotating = make_app(redis_url, tmp_path, f"{new},{old}")
     counts = json.loads(rotating.test_cli_runner().invoke(args=["vault", "rotate"]).output)
@@ -181,7 +182,8 @@ def test_vault_rotate_rewraps_the_bookings_join_and_event_links(redis_url, tmp_p
     after = make_app(redis_url, tmp_path, new)  # the old key is gone: the bookings still read and export
     client = after.test_client()
     path = f"/v1/sites/{site_id}/bookings/b:1"
-    answer = client.get(path, headers=signing.request_headers(site["secret"], "GET", path))
+    signed = site_auth.canonical_path(path)  # what sites sign: each segment percent-encoded
+    answer = client.get(path, headers=signing.request_headers(site["secret"], "GET", signed))
     assert answer.status_code == 200, answer.get_data()
     assert answer.get_json()["zoom"]["join_url"] == "https://zoom.us/j/1"
     assert answer.get_json()["google"]["html_link"] == "https://cal/e"
