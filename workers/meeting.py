@@ -35,7 +35,15 @@ from service import vault_keys
 from service.bookings import lifecycle
 from service.bookings.booking_schema import parse_time
 from service.bookings.records import join_url_aad
-from service.exceptions import AccountNotLinked, Conflict, Gone, NeedsRelink, ProviderRejected
+from service.exceptions import (
+    AccountNotLinked,
+    Conflict,
+    Gone,
+    NeedsRelink,
+    ProviderRejected,
+    ProviderUnavailable,
+    RateLimited,
+)
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import marker
@@ -226,7 +234,7 @@ class Work:
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
             self._write({"zintent": int(time.time())})  # before the call: a crash is reconciled
-            meeting = self._zoom(lambda token: zoom.create(token, body))
+            meeting = self._create_once(zoom, body)
             faults.crash_point("after_zoom_create")
         else:
             # Created by an attempt killed before it recorded the meeting, perhaps for an older
@@ -240,6 +248,20 @@ class Work:
         # At once: from here on a retry updates, never creates. Erased meanwhile: undo the create.
         self._write(record, undo=lambda: self._delete_meeting(zoom_id))
         return zoom_id, join_url
+
+    def _create_once(self, zoom, body: dict[str, Any]) -> dict:
+        """Create the meeting without retrying in the job: a create whose answer was lost (a timeout,
+        a 5xx) may have made the meeting, so the job tries again later and the intent recorded above
+        makes that attempt look for it by the booking's marker first, instead of creating a second."""
+        policy = clients.Policy.no_wait()
+        try:
+            return clients.call(
+                self.site_id, "zoom", self.staff_id, lambda t: zoom.create(t, body), policy=policy
+            )
+        except RateLimited as exc:  # refused: nothing was made
+            raise clients.Postpone(str(exc), exc.retry_after or clients.backoff(1)) from None
+        except ProviderUnavailable as exc:
+            raise clients.Postpone(f"{exc}; looking for the meeting before another create", 5.0) from None
 
     def _adopt(self, zoom, zoom_id: str, body: dict[str, Any]) -> None:
         try:

@@ -56,6 +56,13 @@ class MeetBridgeWorker(SimpleWorker):
         finally:
             correlation_id.reset(token)
 
+    def handle_job_success(self, job, queue, started_job_registry):
+        """Forget executions of this job whose records have expired (a killed attempt's) before RQ
+        deletes the finished job: RQ keeps their ids a minute longer than their records and would fail
+        the finished job on the first missing one."""
+        forget_expired_executions(job)
+        return super().handle_job_success(job, queue, started_job_registry)
+
     def get_heartbeat_ttl(self, job) -> int:
         if job.timeout == -1:
             return DEFAULT_WORKER_TTL
@@ -76,3 +83,18 @@ def close_inherited_sockets(pool) -> None:
                     sock.close()
                 except OSError:
                     pass
+
+
+def forget_expired_executions(job) -> None:
+    """Drop from the job's execution registry the ids whose execution record is gone."""
+    registry = job.execution_registry
+    ids = [raw.decode() for raw in job.connection.zrange(registry.key, 0, -1)]
+    if not ids:
+        return
+    with job.connection.pipeline(transaction=False) as pipe:
+        for execution_id in ids:
+            pipe.exists(f"rq:execution:{job.id}:{execution_id}")
+        present = pipe.execute()
+    gone = [execution_id for execution_id, exists in zip(ids, present, strict=True) if not exists]
+    if gone:
+        job.connection.zrem(registry.key, *gone)
