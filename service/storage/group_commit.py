@@ -117,6 +117,7 @@ class GroupCommit:
         connection = self._conn()
         check = [] if self._durable is None else self._packer.pack_commands([self._durable.command])
         try:
+            connection.connect()  # a Sentinel-managed connection asks the Sentinels where the primary is
             connection.send_packed_command(
                 [part for call in batch for part in call.commands] + check, check_health=False
             )
