@@ -9,7 +9,9 @@ stand-in WordPress site run in the driver, on the bridge's address.
 
 The drill links a Zoom and a Google account, then sends bookings through both web hosts from a few
 client threads; each booking is retried with the same `webhook-id` on any answer but 200/202, as
-WordPress's outbox does. Once a third of them were acknowledged, the Redis primary is SIGKILLed. It
+WordPress's outbox does. Once a third of them were acknowledged, the replicas are paused for `--lag`
+seconds (SIGSTOP: replicas that fell behind, as a slow link or disk makes them) and the Redis primary
+is SIGKILLed. It
 then checks that Sentinel promoted the replica, that every acknowledged booking was synced exactly
 once (one Zoom meeting; Google's event ids are deterministic), that both worker hosts ran sync jobs,
 and how long after the kill intake answered 202 again. `python -m scripts.drill --durable off replica`
@@ -62,6 +64,7 @@ class Result:
 
     durable: str
     bookings: int
+    lag: float = 0.0
     acknowledged: int = 0
     lost: list[str] = field(default_factory=list)
     not_synced: list[str] = field(default_factory=list)
@@ -97,7 +100,8 @@ class Result:
 
     def summary(self) -> str:
         lines = [
-            f"durable ack {self.durable}: {self.acknowledged}/{self.bookings} acknowledged "
+            f"durable ack {self.durable}, replicas {self.lag:.1f} s behind at the kill: "
+            f"{self.acknowledged}/{self.bookings} acknowledged "
             f"(web {self.acks_by_web}), lost {len(self.lost)}, duplicates {len(self.duplicates)}, "
             f"not synced {len(self.not_synced)}",
             f"  Sentinel promoted the replica {_seconds(self.sentinel_seconds)} after the kill; intake "
@@ -113,7 +117,8 @@ def _seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f} s"
 
 
-def _render_acl(passwords: dict[str, str]) -> str:
+def render_acl(passwords: dict[str, str]) -> str:
+    """deploy/redis/users.acl with each role's password (role -> password) hashed in."""
     spec = importlib.util.spec_from_file_location("render_acl", ROOT / "deploy" / "redis" / "render_acl.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -126,11 +131,20 @@ def _render_acl(passwords: dict[str, str]) -> str:
 class Drill:
     """The hosts and their processes; `run` sends the load, kills the primary and checks the outcome."""
 
-    def __init__(self, folder: Path, *, durable: str = "replica", bookings: int = 60, clients: int = 6):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        durable: str = "replica",
+        bookings: int = 60,
+        clients: int = 6,
+        lag: float = 0.0,
+    ):
         self.folder = folder
         self.durable = durable
         self.bookings = bookings
         self.clients = clients
+        self.lag = lag  # seconds the replicas fall behind (SIGSTOP) just before the primary dies
         self.net = Network(HOSTS)
         self.passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
         self.services: dict[str, Service] = {}
@@ -164,7 +178,7 @@ class Drill:
         self.data = self.folder / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.keyring = Keyring.from_config(dev_secrets(self.data)["MEETBRIDGE_VAULT_KEYS"])
-        (self.folder / "users.acl").write_text(_render_acl(self.passwords))
+        (self.folder / "users.acl").write_text(render_acl(self.passwords))
         self._start_redis("redis1", None)
         self._start_redis("redis2", self.net.addresses["redis1"])
         self._start_redis("redis3", self.net.addresses["redis1"])
@@ -363,7 +377,7 @@ class Drill:
 
     # -- the drill ------------------------------------------------------------------------------------
     def run(self, kill_after: int | None = None, settle_timeout: float = 90.0) -> Result:
-        result = Result(self.durable, self.bookings)
+        result = Result(self.durable, self.bookings, self.lag)
         kill_after = kill_after or max(1, self.bookings // 3)
         acks: dict[str, tuple[float, float, str]] = {}  # booking -> (sent, answered, web host)
         lock = threading.Lock()
@@ -373,9 +387,18 @@ class Drill:
         stop_at = time.monotonic() + 150  # the whole load phase, however badly things go
 
         def kill_primary() -> None:
+            replicas = [self.services[f"{host}-redis"] for host in ("redis2", "redis3")]
+            if self.lag:
+                for replica in replicas:
+                    replica.signal(signal.SIGSTOP)
+                time.sleep(self.lag)
             killed["at"] = time.monotonic()
-            self.services["redis1-redis"].signal(9)
+            self.services["redis1-redis"].signal(signal.SIGKILL)
+            for replica in replicas if self.lag else ():
+                replica.signal(signal.SIGCONT)
             threading.Thread(target=watch_sentinels, daemon=True).start()
+
+        killer = threading.Thread(target=kill_primary, daemon=True)
 
         def watch_sentinels() -> None:
             old = self.net.addresses["redis1"]
@@ -404,17 +427,20 @@ class Drill:
                     sent = time.monotonic()
                     try:
                         answer = session.post(
-                            f"{self.web_url(host)}/v1/sites/{self.site['site_id']}/events", verify=str(self.certs.bundle),
-                            data=body, headers=signing.headers(self.site["secret"], body, msg_id=msg_id), timeout=5,
-                        )  # fmt: skip
+                            f"{self.web_url(host)}/v1/sites/{self.site['site_id']}/events",
+                            data=body,
+                            headers=signing.headers(self.site["secret"], body, msg_id=msg_id),
+                            timeout=5,
+                            verify=str(self.certs.bundle),
+                        )
                         status = answer.status_code
                     except requests.RequestException:
                         status = None
                     with lock:
                         if status in (200, 202):
                             acks[booking_id] = (sent, time.monotonic(), host)
-                            if "at" not in killed and len(acks) >= kill_after:
-                                kill_primary()
+                            if not killer.is_alive() and "at" not in killed and len(acks) >= kill_after:
+                                killer.start()
                         elif status == 503:
                             result.answers_503 += 1
                         else:
@@ -428,8 +454,9 @@ class Drill:
             thread.start()
         for thread in threads:
             thread.join(180)
-        if "at" not in killed:
-            kill_primary()
+        if not killer.is_alive() and "at" not in killed:
+            killer.start()
+        killer.join(30)
         after = [answered for sent, answered, _host in acks.values() if sent >= killed["at"]]
         if after:
             result.failover_seconds = min(after) - killed["at"]
@@ -476,10 +503,12 @@ class Drill:
         return "\n".join(f"==== {n}\n{s.log_text()[-4000:]}" for n, s in self.services.items())
 
 
-def run_drill(durable: str, bookings: int, clients: int, folder: Path | None = None) -> Result:
+def run_drill(
+    durable: str, bookings: int, clients: int, lag: float = 0.0, folder: Path | None = None
+) -> Result:
     """One drill in a fresh folder (kept only on failure, for its logs)."""
     base = folder or Path(tempfile.mkdtemp(prefix=f"meetbridge-drill-{durable}-"))
-    with Drill(base, durable=durable, bookings=bookings, clients=clients) as drill:
+    with Drill(base, durable=durable, bookings=bookings, clients=clients, lag=lag) as drill:
         result = drill.run()
         if not result.ok:
             print(drill.logs(), file=sys.stderr)
@@ -500,9 +529,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--durable", nargs="+", default=["off", "replica"], choices=["off", "replica", "aof"])
     parser.add_argument("--bookings", type=int, default=90)
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument(
+        "--lag", type=float, default=0.5, help="seconds the replicas are paused before the kill (0: none)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     options = parser.parse_args(argv)
-    results = [run_drill(mode, options.bookings, options.clients) for mode in options.durable]
+    results = [run_drill(mode, options.bookings, options.clients, options.lag) for mode in options.durable]
     if options.json:
         print(json.dumps([{**asdict(r), "ok": r.ok} for r in results], indent=2))
     else:

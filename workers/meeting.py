@@ -29,7 +29,7 @@ from service.bookings.records import join_url_aad, link_aad
 from service.exceptions import AccountNotLinked, Conflict, Gone, ProviderRejected
 from service.providers import clients
 from service.providers.google_calendar import event_id
-from service.storage import keys
+from service.storage import keys, redis_client
 from workers import faults
 
 CALENDAR = "primary"
@@ -190,7 +190,9 @@ class Work:
             return zoom_id, self._join_url()
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
-            self.r.hset(self.key, "zintent", int(time.time()))  # before the call: a crash is reconciled
+            # Before the call, and confirmed by replicas when acks are durable: a crash (or a failover)
+            # after the call finds the intent and adopts the meeting instead of creating a second one.
+            redis_client.write_durably("HSET", self.key, "zintent", int(time.time()))
             meeting = self._zoom(lambda token: zoom.create(token, body))
             faults.crash_point("after_zoom_create")
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")

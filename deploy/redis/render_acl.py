@@ -1,7 +1,8 @@
 """Fill the password hashes of an ACL file template (deploy/redis/users.acl) from the environment.
 
 Each `{{role}}` becomes the SHA-256 of `MEETBRIDGE_REDIS_<ROLE>_PASSWORD`, so the file Redis loads
-holds no password; comment and blank lines are dropped (Redis's ACL file allows neither). Usage: `python deploy/redis/render_acl.py TEMPLATE > /etc/redis/users.acl`.
+holds no password; comment and blank lines are dropped (Redis's ACL file allows
+neither). Usage: `python deploy/redis/render_acl.py TEMPLATE > /etc/redis/users.acl`.
 A role whose variable is unset stops the script with the variable's name.
 """
 

@@ -19,6 +19,7 @@ import redis
 from flask import Flask, current_app
 from redis.sentinel import Sentinel
 
+from service.storage.durability import DurableAck
 from service.storage.group_commit import GroupCommit
 
 _EXTENSION = "meetbridge.redis"
@@ -44,6 +45,9 @@ def connect(settings: str | Mapping[str, object]) -> redis.Redis:
             sentinel_options["username"] = settings["REDIS_SENTINEL_USERNAME"]
         if settings.get("REDIS_SENTINEL_PASSWORD"):
             sentinel_options["password"] = settings["REDIS_SENTINEL_PASSWORD"]
+        if isinstance(sentinels, str):  # `host:port,host:port` as in the environment
+            pairs = (item.strip().rpartition(":") for item in sentinels.split(","))
+            sentinels = [(host, int(port)) for host, _, port in pairs]
         manager = Sentinel(list(sentinels), sentinel_kwargs=sentinel_options, **options, **tls)
         return manager.master_for(str(settings["REDIS_SENTINEL_MASTER"]), check_connection=True)
     url = str(settings["REDIS_URL"])
@@ -71,6 +75,31 @@ def init_app(app: Flask) -> None:
 def get(app: Flask | None = None) -> redis.Redis:
     """The Redis client of `app` (default: the current app)."""
     return (app or current_app).extensions[_EXTENSION]
+
+
+def write_durably(*command) -> None:
+    """Run one write command and, with a durable acknowledgement configured, confirm it on the same
+    connection before returning: for a record that must survive a failover before the caller acts on
+    it (the intent written before a Zoom meeting is created).
+
+    Raises:
+        NotDurable: too few replicas confirmed it in time (the write may or may not survive).
+        redis.RedisError: Redis failed.
+    """
+    client = get()
+    durable = DurableAck.from_settings(current_app.config)
+    if durable is None:
+        client.execute_command(*command)
+        return
+    with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command(*command)
+        pipe.execute_command(*durable.command)
+        reply, verdict = pipe.execute(raise_on_error=False)
+    if isinstance(reply, redis.exceptions.ResponseError):
+        raise reply
+    failure = durable.failure(verdict)
+    if failure is not None:
+        raise failure
 
 
 def calls(app: Flask | None = None) -> GroupCommit:
