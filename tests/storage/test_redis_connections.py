@@ -166,7 +166,12 @@ def test_each_role_reaches_only_the_keys_it_needs(secured):
     with pytest.raises(redis.exceptions.NoPermissionError):
         cron.hgetall("mb:site:site_1")
     assert cron.zadd("mb:owed:bookings", {"site_1|b": 1}) == 1
-    # Backups and Sentinel get no data commands at all.
+    # Backups list ids (site ids, booking key names, account members), never a record's content.
+    backup = as_role("backup")
+    assert list(backup.scan_iter(match="mb:s:*", count=100)) and backup.smembers("mb:sites") == set()
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        backup.hgetall("mb:s:site_1:acct:zoom:7")
+    # Sentinel and replication get no data commands at all.
     for role in ("backup", "sentinel", "replica"):
         with pytest.raises(redis.exceptions.NoPermissionError):
             as_role(role).get("mb:tls-check")
