@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import events, sync, wordpress, wrk
+from bench import events, ha, sync, wordpress, wrk
 from tests import processes
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
@@ -259,6 +259,7 @@ SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "wordpress": wordpress.section,  # issue 7: time wp-bridge adds to a booking request
     "cleanup": section_cleanup,
     "availability": section_availability,
+    "ha": ha.section,  # issue 16: two web hosts, durable acks, Sentinel failover (network namespaces)
 }
 
 

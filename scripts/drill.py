@@ -139,12 +139,14 @@ class Drill:
         bookings: int = 60,
         clients: int = 6,
         lag: float = 0.0,
+        workers: bool = True,
     ):
         self.folder = folder
         self.durable = durable
         self.bookings = bookings
         self.clients = clients
         self.lag = lag  # seconds the replicas fall behind (SIGSTOP) just before the primary dies
+        self.workers = workers  # False: web hosts only (the benchmark of the intake)
         self.net = Network(HOSTS)
         self.passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
         self.services: dict[str, Service] = {}
@@ -198,7 +200,7 @@ class Drill:
             self._spawn(
                 host, host, [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "service.wsgi:app"], env
             )
-        for host in ("work1", "work2"):
+        for host in ("work1", "work2") if self.workers else ():
             self._spawn(
                 f"{host}-worker",
                 host,
