@@ -2,20 +2,20 @@
 
 Hosts: `redis1` (Redis primary and Sentinel 1), `redis2` and `redis3` (a replica and a Sentinel
 each: with `MEETBRIDGE_DURABLE_ACK=replica`, a failover must leave a replica to confirm writes), two
-web hosts (gunicorn, TLS) and two worker hosts (an RQ worker
-pool and `rq cron` each). Every process finds Redis through the three Sentinels and logs in as its
-own ACL user from deploy/redis/users.acl (passwords made up for the run). The sandbox providers and a
-stand-in WordPress site run in the driver, on the bridge's address.
+web hosts (gunicorn, TLS) and two worker hosts with `rq cron` (work1 runs one worker process, work2 a
+pool of two). Every process finds Redis through the three Sentinels and logs in as its own ACL user
+from deploy/redis/users.acl (passwords made up for the run). The sandbox providers and a stand-in
+WordPress site run in the driver, on the bridge's address. Sentinel's down-after is 1 s.
 
 The drill links a Zoom and a Google account, then sends bookings through both web hosts from a few
 client threads; each booking is retried with the same `webhook-id` on any answer but 200/202, as
 WordPress's outbox does. Once a third of them were acknowledged, the replicas are paused for `--lag`
 seconds (SIGSTOP: replicas that fell behind, as a slow link or disk makes them) and the Redis primary
-is SIGKILLed. It
-then checks that Sentinel promoted the replica, that every acknowledged booking was synced exactly
-once (one Zoom meeting; Google's event ids are deterministic), that both worker hosts ran sync jobs,
-and how long after the kill intake answered 202 again. `python -m scripts.drill --durable off replica`
-runs it once per mode; `--json` prints the figures for bench/run.py.
+is SIGKILLed. It then checks that Sentinel promoted a replica, that every acknowledged booking was
+synced exactly once (one Zoom meeting; Google's event ids are deterministic), that both worker hosts
+ran jobs, that no process ended, and how long after the kill intake answered 202 again.
+`python -m scripts.drill --durable off replica` runs it once per mode; `--json` prints the figures.
+The driver imports the tests' helpers (signing, the stand-in site, the connect flow), as bench/ does.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class Result:
             f"  Sentinel promoted the replica {_seconds(self.sentinel_seconds)} after the kill; intake "
             f"answered 202 again {_seconds(self.failover_seconds)} after it ({self.answers_503} answers 503, "
             f"{self.connection_errors} connection errors meanwhile)",
-            f"  sync jobs by worker host: {self.jobs_by_host}",
+            f"  jobs run by worker host: {self.jobs_by_host}",
         ]
         lines += [f"  PROBLEM: {problem}" for problem in self.problems]
         return "\n".join(lines)
@@ -502,11 +502,8 @@ class Drill:
             marker = "mb-" + hashlib.sha256(f"{site_id}|{booking_id}".encode()).hexdigest()[:20]
             if sum(marker in agenda for agenda in agendas) > 1:
                 result.duplicates.append(booking_id)
-        jobs = [r.hget(f"mb:s:{site_id}:bk:{b}", "job") for b in acknowledged]
-        ids = [job.decode() for job in jobs if job]
-        for host in ("work1", "work2"):
-            text = self.services[f"{host}-worker"].log_text()
-            result.jobs_by_host[host] = sum(1 for job_id in ids if job_id in text)
+        for host in ("work1", "work2"):  # jobs run to the end (syncs, results delivered, cron's)
+            result.jobs_by_host[host] = self.services[f"{host}-worker"].log_text().count("Job OK (")
 
     def logs(self) -> str:
         return "\n".join(f"==== {n}\n{s.log_text()[-4000:]}" for n, s in self.services.items())
