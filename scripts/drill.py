@@ -143,6 +143,7 @@ class Drill:
         clients: int = 6,
         lag: float = 0.0,
         workers: bool = True,
+        web_durable: dict[str, str] | None = None,
     ):
         self.folder = folder
         self.durable = durable
@@ -150,6 +151,7 @@ class Drill:
         self.clients = clients
         self.lag = lag  # seconds the replicas fall behind (SIGSTOP) just before the primary dies
         self.workers = workers  # False: web hosts only (the benchmark of the intake)
+        self.web_durable = web_durable or {}  # web host -> its own MEETBRIDGE_DURABLE_ACK (benchmark)
         self.net = Network(HOSTS)
         self.passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
         self.services: dict[str, Service] = {}
@@ -200,6 +202,7 @@ class Drill:
         self.double = SiteDouble(host=gateway).__enter__()
         for host in ("web1", "web2"):
             env = self._env("web", MEETBRIDGE_BIND=f"{self.net.addresses[host]}:{WEB_PORT}")
+            env["MEETBRIDGE_DURABLE_ACK"] = self.web_durable.get(host, self.durable)
             self._spawn(
                 host, host, [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "service.wsgi:app"], env
             )
