@@ -178,3 +178,49 @@ def test_each_role_reaches_only_the_keys_it_needs(secured):
     # The default user is off: no name, no entry.
     with pytest.raises(redis.exceptions.AuthenticationError):
         as_role("web", REDIS_USERNAME=None, REDIS_PASSWORD="anything").ping()
+
+
+def test_through_sentinel_over_tls_with_client_certificates(tmp_path):
+    certs = local_tls.ensure_dev_certificates(tmp_path / "tls")
+    tls = [
+        "--tls-cert-file", str(certs.cert), "--tls-key-file", str(certs.key),
+        "--tls-ca-cert-file", str(certs.ca), "--tls-auth-clients", "yes", "--tls-replication", "yes",
+    ]  # fmt: skip
+    binary = shutil.which("redis-server") or "redis-server"
+    redis_port, sentinel_port = free_port(), free_port()
+    primary = subprocess.Popen(
+        [binary, "--port", "0", "--tls-port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(tmp_path), "--logfile", str(tmp_path / "redis.log"), *tls],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    config = tmp_path / "sentinel.conf"
+    config.write_text(f"sentinel monitor mb 127.0.0.1 {redis_port} 1\n")
+    watcher = subprocess.Popen(
+        [binary, str(config), "--sentinel", "--port", "0", "--tls-port", str(sentinel_port),
+         "--bind", "127.0.0.1", "--logfile", str(tmp_path / "sentinel.log"), *tls],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    settings = {
+        "REDIS_SENTINELS": [("127.0.0.1", sentinel_port)],
+        "REDIS_SENTINEL_MASTER": "mb",
+        "REDIS_TLS": True,
+        "REDIS_TLS_CA": str(certs.ca),
+        "REDIS_TLS_CERT": str(certs.cert),
+        "REDIS_TLS_KEY": str(certs.key),
+    }
+    try:
+        client = redis_client.connect(settings)
+
+        def answers() -> bool:
+            try:
+                return client.set("mb:over-tls", "1")
+            except redis.RedisError:
+                return False
+
+        wait_for(answers, timeout=20, what="the primary through a TLS Sentinel")
+        assert client.get("mb:over-tls") == b"1"
+        with pytest.raises(redis.ConnectionError):  # the same Sentinel without TLS settings
+            redis_client.connect({**settings, "REDIS_TLS": False}).ping()
+    finally:
+        stop(watcher)
+        stop(primary)
