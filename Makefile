@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test test-fast wp-test lint format bench bench-tools screenshots clean
+.PHONY: help run test test-fast wp-test lint format bench bench-tools drill screenshots clean
 
 help:
 	@echo "make run          the whole system locally (embedded Redis, TLS, sandbox, web, worker, cron)"
 	@echo "make test         every test suite, lint included (what CI runs)"
 	@echo "make test-fast    everything but the stack and WordPress suites (about a minute)"
 	@echo "make bench        benchmarks -> bench/REPORT.md"
+	@echo "make drill        the multi-host Redis failover drill in network namespaces (root, iproute2)"
 	@echo "make screenshots  connect screens and wp-bridge admin pages -> docs/screenshots/ (chromium, wordpress)"
 	@echo "make wp-test      only the WordPress plugin's tests (php -l, PHPUnit, end to end, browser)"
 	@echo "make lint/format  ruff, and the import contracts (lint-imports, pyproject.toml)"
@@ -64,6 +65,11 @@ bench-tools:
 	  else \
 	    echo "make bench needs wrk: sudo apt-get install wrk (Debian/Ubuntu) or see https://github.com/wg/wrk" >&2; exit 1; \
 	  fi; }
+
+# Redis primary, two replicas and three Sentinels, two web hosts, two worker hosts with cron, each in a
+# network namespace of this machine; the primary is killed mid-load, with durable acks off and on.
+drill: $(VENV)/.dev
+	$(BIN)/python -m scripts.drill
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python -m scripts.screenshots

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import events, sync, wordpress, wrk
+from bench import events, ha, sync, wordpress, wrk
 from tests import chaos, processes
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
@@ -332,6 +332,7 @@ SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "availability": section_availability,
     "privacy": section_privacy,
     "chaos": section_chaos,
+    "ha": ha.section,  # two web hosts, durable acks, Sentinel failover (network namespaces)
 }
 
 

@@ -45,22 +45,23 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def ensure_dev_certificates(folder: Path) -> DevCertificates:
-    """Create (once) a local CA and a `localhost`/127.0.0.1 server certificate in `folder`, and
+def ensure_dev_certificates(folder: Path, addresses: tuple[str, ...] = ()) -> DevCertificates:
+    """Create (once) a local CA and a `localhost`/127.0.0.1 certificate in `folder` (also valid for
+    `addresses`, e.g. the drill's hosts, and as a client certificate, e.g. towards Redis), and
     (every time) `bundle.pem`: the CA bundle this environment uses (`REQUESTS_CA_BUNDLE`,
     `SSL_CERT_FILE`, else certifi's) plus the local CA."""
     files = DevCertificates(
         folder / "ca.pem", folder / "localhost.pem", folder / "localhost-key.pem", folder / "bundle.pem"
     )
     if not all(path.exists() for path in (files.ca, files.cert, files.key)):
-        _generate(files)
+        _generate(files, addresses)
     base = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or certifi.where()
     if Path(base).resolve() != files.bundle.resolve():
         files.bundle.write_bytes(Path(base).read_bytes() + b"\n" + files.ca.read_bytes())
     return files
 
 
-def _generate(files: DevCertificates) -> None:
+def _generate(files: DevCertificates, addresses: tuple[str, ...] = ()) -> None:
     folder = files.ca.parent
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -95,11 +96,15 @@ def _generate(files: DevCertificates) -> None:
                     x509.DNSName("localhost"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1")),
+                    *(x509.IPAddress(ipaddress.ip_address(address)) for address in addresses),
                 ]
             ),
             critical=False,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )

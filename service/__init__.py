@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from service.accounts import accounts_api
     from service.availability import availability_api
     from service.bookings import events, status_api
-    from service.cli import ledger_cli, sites_cli, vault_cli
+    from service.cli import backup_cli, ledger_cli, sites_cli, vault_cli
     from service.http import ops
     from service.linking import connect, connect_api, oauth_callback
     from service.privacy import privacy_api, zoom_webhooks
@@ -71,6 +71,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.cli.add_command(sites_cli.sites_group)
     app.cli.add_command(vault_cli.vault_group)
     app.cli.add_command(ledger_cli.ledger_command)
+    app.cli.add_command(backup_cli.backup_group)
     commands.init_app(app)  # worker, cron, cleanup, failed-jobs
     return app
 

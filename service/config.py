@@ -189,7 +189,8 @@ def load(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
             "MEETBRIDGE_AVAILABILITY_CACHE_SECONDS must be at most 60 (busy times are kept a minute at most)"
         )
     config.update(_providers(environ, mode))
-    if config["REDIS_URL"] is None:
+    config.update(_redis(environ))
+    if config["REDIS_URL"] is None and not config["REDIS_SENTINELS"]:
         config["REDIS_URL"] = f"unix://{folder / 'redis' / 'redis.sock'}"
         config["EMBEDDED_REDIS"] = True
     if mode == "development":
@@ -200,6 +201,65 @@ def load(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
     else:
         require(config, _REQUIRED_IN_PRODUCTION)
     return config
+
+
+#: What `MEETBRIDGE_DURABLE_ACK` may say: answer 202 at once, after a replica has the write (WAIT), or
+#: after the append-only file has it on disk (WAITAOF: the primary's, and the replicas' asked for).
+DURABLE_ACK_MODES = ("off", "replica", "aof")
+
+
+def _sentinels(environ: Mapping[str, str]) -> list[tuple[str, int]]:
+    """`REDIS_SENTINELS` (`host:port,host:port,…`) as (host, port) pairs."""
+    raw = _text(environ, "REDIS_SENTINELS")
+    if raw is None:
+        return []
+    found = []
+    for item in raw.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"REDIS_SENTINELS must be host:port,host:port,…, got {item.strip()!r}")
+        found.append((host.strip("[]"), int(port)))
+    return found
+
+
+def _redis(environ: Mapping[str, str]) -> dict[str, object]:
+    """Where Redis is (one URL, or Sentinels and a master name), who we are there, TLS, durable acks."""
+    sentinels = _sentinels(environ)
+    master = _text(environ, "REDIS_SENTINEL_MASTER")
+    if sentinels and _text(environ, "REDIS_URL"):
+        raise ConfigError("set either REDIS_URL or REDIS_SENTINELS (with REDIS_SENTINEL_MASTER), not both")
+    if bool(sentinels) != bool(master):
+        raise ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both or neither")
+    tls = (_text(environ, "REDIS_TLS") or "0") == "1"
+    if not sentinels and tls:
+        raise ConfigError("REDIS_TLS=1 is for REDIS_SENTINELS; with REDIS_URL use a rediss:// URL")
+    files = {}
+    for name in ("REDIS_TLS_CA", "REDIS_TLS_CERT", "REDIS_TLS_KEY"):
+        files[name] = _text(environ, name)
+        if files[name] and not Path(files[name]).is_file():
+            raise ConfigError(f"{name} must name a readable file, got {files[name]!r}")
+    if bool(files["REDIS_TLS_CERT"]) != bool(files["REDIS_TLS_KEY"]):
+        raise ConfigError("REDIS_TLS_CERT and REDIS_TLS_KEY (the client certificate) go together")
+    ack = (_text(environ, "MEETBRIDGE_DURABLE_ACK") or "off").lower()
+    if ack not in DURABLE_ACK_MODES:
+        choices = ", ".join(DURABLE_ACK_MODES)
+        raise ConfigError(f"MEETBRIDGE_DURABLE_ACK must be one of {choices}, got {ack!r}")
+    replicas = _int(environ, "MEETBRIDGE_DURABLE_ACK_REPLICAS", 1, 0)
+    if ack == "replica" and replicas < 1:
+        raise ConfigError("MEETBRIDGE_DURABLE_ACK=replica needs MEETBRIDGE_DURABLE_ACK_REPLICAS >= 1")
+    return {
+        "REDIS_SENTINELS": sentinels,
+        "REDIS_SENTINEL_MASTER": master,
+        "REDIS_USERNAME": _text(environ, "REDIS_USERNAME"),
+        "REDIS_PASSWORD": _text(environ, "REDIS_PASSWORD"),
+        "REDIS_SENTINEL_USERNAME": _text(environ, "REDIS_SENTINEL_USERNAME"),
+        "REDIS_SENTINEL_PASSWORD": _text(environ, "REDIS_SENTINEL_PASSWORD"),
+        "REDIS_TLS": tls,
+        **files,
+        "DURABLE_ACK": ack,
+        "DURABLE_ACK_REPLICAS": replicas,
+        "DURABLE_ACK_TIMEOUT_MS": _int(environ, "MEETBRIDGE_DURABLE_ACK_TIMEOUT_MS", 1000, 1),
+    }
 
 
 #: Flask config key -> environment variable, for the secrets production cannot start without.

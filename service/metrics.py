@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from service.storage import ledger
+from service.storage import keys, ledger
 from service.storage.queues import HEARTBEAT_KEY
 
 REQUESTS = Counter(
@@ -53,6 +53,26 @@ class OpsCollector:
             beat.add_metric([], float(raw) if raw else 0.0)
             yield beat
             yield from _ledger(self._connection)
+            yield from _stats(self._connection)
+        up = GaugeMetricFamily("meetbridge_redis_up", "1 when this process reached Redis for this scrape")
+        up.add_metric([], 0.0 if self._connection is None else 1.0)
+        yield up
+
+
+def _stats(connection):
+    """Counters kept in Redis (service.storage.keys.STATS), so every process reports the same totals."""
+    counts = {field.decode(): int(value) for field, value in connection.hgetall(keys.STATS).items()}
+    settled = CounterMetricFamily(
+        "meetbridge_bookings_settled", "Booking revisions settled, by outcome", labels=["state"]
+    )
+    for state in ("synced", "failed", "cancelled"):
+        settled.add_metric([state], counts.get(f"bookings_{state}", 0))
+    relink = CounterMetricFamily(
+        "meetbridge_accounts_needs_relink", "Linked accounts marked needs_relink (the provider refused them)"
+    )
+    relink.add_metric([], counts.get("accounts_needs_relink", 0))
+    yield settled
+    yield relink
 
 
 def _ledger(connection):

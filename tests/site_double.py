@@ -29,14 +29,14 @@ padding:.75rem 1rem;box-shadow:0 1px 1px rgba(0,0,0,.04)}}</style></head><body>
 class SiteDouble:
     """`url` is the site's origin; `secret` must be set (after `sites create`) to verify results."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.secret: str | None = None
         self.results: list[dict] = []
         self.rejected: list[str] = []
         self.answer_status = 204
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server = ThreadingHTTPServer((host, self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> SiteDouble:

@@ -3,6 +3,8 @@
 - `flask --app service worker`: an RQ worker (with RQ's scheduler for retries) on every queue;
 - `flask --app service cron`: RQ's cron scheduler (`rq cron`) running `workers/schedule.py`, and the
   reconciler (workers/reconcile.py) every few seconds beside it;
+- both start their RQ worker or scheduler again after a Redis error (a Sentinel failover), as RQ's
+  WorkerPool does for its processes, instead of exiting;
 - `flask --app service cleanup --once`: one cleanup pass, for operators who schedule it with system cron.
 """
 
@@ -13,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 import click
 import redis
@@ -28,6 +31,9 @@ from workers import cleanup, reconcile
 from workers.worker import MeetBridgeWorker
 
 log = logging.getLogger(__name__)
+
+#: Seconds before a worker that stopped on an error (not on a stop request) starts again.
+RESTART_DELAY = 2
 
 
 @click.command("worker")
@@ -53,8 +59,7 @@ def worker_command(burst: bool, processes: int) -> None:
     gc.freeze()
     log.info("%d worker process(es) listening on %s", processes, ", ".join(queues.ALL))
     if processes == 1:
-        worker = MeetBridgeWorker(queues.all_queues(connection), connection=connection)
-        worker.work(burst=burst, with_scheduler=True, logging_level=level)
+        _work_until_stopped(connection, burst, level)
         return
     pool = WorkerPool(
         list(queues.ALL), connection=connection, num_workers=processes, worker_class=MeetBridgeWorker
@@ -62,17 +67,46 @@ def worker_command(burst: bool, processes: int) -> None:
     pool.start(burst=burst, logging_level=level)
 
 
+def _work_until_stopped(connection, burst: bool, level: str) -> None:
+    """One worker in this process, started again when RQ gave up on an error (Redis unreachable for
+    longer than its retries, a failover mid-command) rather than on a stop request: what WorkerPool
+    does for its processes. Each new connection asks the Sentinels for the current primary."""
+    while True:
+        worker = None
+        try:
+            worker = MeetBridgeWorker(queues.all_queues(connection), connection=connection)
+            worker.work(burst=burst, with_scheduler=True, logging_level=level)
+        except redis.exceptions.RedisError as exc:  # at start-up, or in RQ's teardown (register_death)
+            log.warning("worker: %s", type(exc).__name__)
+        if burst or (worker is not None and worker._stop_requested):  # RQ's flag for SIGTERM/SIGINT
+            return
+        log.warning("worker stopped on an error; starting again in %d s", RESTART_DELAY)
+        time.sleep(RESTART_DELAY)
+        if worker is not None and worker._stop_requested:  # RQ's handlers still catch a stop meanwhile
+            return
+
+
 @click.command("cron")
 @with_appcontext
 def cron_command() -> None:
-    """Run RQ's cron scheduler with MeetBridge's schedule (workers/schedule.py)."""
-    scheduler = CronScheduler(connection=redis_client.get(), logging_level=current_app.config["LOG_LEVEL"])
-    scheduler.load_config_from_file("workers.schedule")
+    """Run RQ's cron scheduler with MeetBridge's schedule (workers/schedule.py). A Redis error (Redis
+    unreachable longer than the client's retries, a failover) starts the scheduler again, on a
+    connection to whichever primary the Sentinels then name; a stop request ends it."""
     stop = threading.Event()
     app = current_app._get_current_object()
     threading.Thread(target=reconcile.loop, args=(app,), kwargs={"stop": stop}, daemon=True).start()
     try:
-        scheduler.start()
+        while True:
+            scheduler = CronScheduler(connection=redis_client.get(), logging_level=app.config["LOG_LEVEL"])
+            scheduler.load_config_from_file("workers.schedule")
+            try:
+                scheduler.start()
+                return  # stopped on request (SIGTERM/SIGINT)
+            except redis.exceptions.RedisError as exc:
+                log.warning(
+                    "cron scheduler stopped on %s; starting again in %d s", type(exc).__name__, RESTART_DELAY
+                )
+                time.sleep(RESTART_DELAY)
     except KeyboardInterrupt:
         log.info("cron scheduler stopped")
     finally:

@@ -47,7 +47,7 @@ from service.exceptions import (
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import marker
-from service.storage import keys
+from service.storage import keys, redis_client
 from workers import faults
 from workers.outcome import Outcome
 
@@ -233,7 +233,13 @@ class Work:
             return zoom_id, self._join_url()
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
-            self._write({"zintent": int(time.time())})  # before the call: a crash is reconciled
+            # Before the call, only while the booking lives, and confirmed by replicas when acks are
+            # durable: a crash (or a failover) after the call finds the intent and adopts the meeting.
+            intent = lifecycle.hset_if_live_command(
+                self.site_id, self.booking_id, {"zintent": int(time.time())}
+            )
+            if not redis_client.write_durably(*intent):
+                raise lifecycle.Erased(f"{self.site_id}/{self.booking_id}")
             meeting = self._create_once(zoom, body)
             faults.crash_point("after_zoom_create")
         else:

@@ -211,6 +211,7 @@ def settle(
                     ledger.settle(pipe, "bookings", site_id, booking_id)
                     pipe.hdel(key, "heals")
                 pipe.hset(key, mapping=fields)
+                pipe.hincrby(keys.STATS, f"bookings_{outcome.state}", 1)
                 if outcome.cleared:
                     pipe.hdel(key, *outcome.cleared)
                 _index(pipe, key, member, outcome, settings, int(recorded_end) if recorded_end else None)

@@ -210,7 +210,10 @@ def replace_token(r: redis.Redis, keyring: Keyring, account: Account, token: dic
 
 def mark_needs_relink(r: redis.Redis, site_id: str, provider: str, staff_id: str) -> bool:
     """Mark the account `needs_relink`; True only when this call changed it from `active`."""
-    return bool(r.eval(_RELINK, 1, keys.account(site_id, provider, staff_id), repr(time.time())))
+    changed = bool(r.eval(_RELINK, 1, keys.account(site_id, provider, staff_id), repr(time.time())))
+    if changed:
+        r.hincrby(keys.STATS, "accounts_needs_relink", 1)
+    return changed
 
 
 def delete(r: redis.Redis, site_id: str, provider: str, staff_id: str) -> bool:

@@ -4,10 +4,14 @@ Order of checks: site and signature on the raw body (404/401, 413 when the body 
 then media type (415), JSON (400) and schema (422, also for arrays/objects nested more than
 `MAX_DEPTH` levels); then one Redis script records the id, the revision and the job together (202,
 or 200 with the first answer for a `webhook-id` already seen).
-Redis unreachable or out of memory: 503 and nothing written. `fast_receive` answers the success
-cases without Flask (service.http.fast_path); everything else is answered here. Both leave the
-decision on a verified event (validate, seal, accept, answer) to one handler, `_handle`. Personal
-data (names, e-mails, title) goes into the job only sealed with the vault keys, and is never logged.
+Redis unreachable or out of memory: 503 and nothing written. During a Sentinel failover the same 503
+(the connection to the old primary fails, the next one asks the Sentinels again). With a durable
+acknowledgement (`MEETBRIDGE_DURABLE_ACK`), also 503 when no replica (or append-only file) confirmed
+the event in time: it may be stored, and the retry with the same `webhook-id` finds out.
+`fast_receive` answers the success cases without Flask (service.http.fast_path); everything else is
+answered here. Both leave the decision on a verified event (validate, seal, accept, answer) to one
+handler, `_handle`. Personal data (names, e-mails, title) goes into the job only sealed with the vault
+keys, and is never logged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from service.http.web import error_body
 from service.sites import site_auth, webhooks
 from service.sites.registry import Site
 from service.storage import redis_client
+from service.storage.durability import DurableAck, NotDurable
 from service.storage.queues import SYNC
 
 log = logging.getLogger(__name__)
@@ -68,8 +73,9 @@ def _intake(app: Flask | None = None) -> Intake:
     app = app or current_app
     intake = app.extensions.get("meetbridge.intake")
     if intake is None:
+        durable = DurableAck.from_settings(app.config)
         intake = app.extensions["meetbridge.intake"] = Intake(
-            redis_client.get(app), SYNC, int(app.config["SYNC_JOB_TIMEOUT"])
+            redis_client.get(app), SYNC, int(app.config["SYNC_JOB_TIMEOUT"]), durable
         )
     return intake
 
@@ -144,9 +150,16 @@ def receive(site: Site, webhook_id: str, data: object):
         return error_body(422, "invalid_event", exc.message, field=exc.field)
     except (redis.RedisError, StaleSite) as exc:
         log.error("event %s for site %s not queued: %s", webhook_id, site.id, type(exc).__name__)
-        return error_body(503, "not_queued", "the event could not be stored durably; retry later")
+        return _not_queued()
     answer.log()
     return Response(answer.body, status=answer.status, mimetype="application/json")
+
+
+_NOT_QUEUED = (503, "not_queued", "the event could not be stored durably; retry later")
+
+
+def _not_queued():
+    return error_body(*_NOT_QUEUED)
 
 
 def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | None:
@@ -179,3 +192,8 @@ def fast_receive(app: Flask, environ: dict, site_id: str) -> fast_path.Answer | 
         return _handle(app, site, webhook_id, data)
     except (booking_schema.SchemaError, StaleSite):
         return None  # the route explains, or reloads the site
+    except NotDurable as exc:  # answered here: the route would find the event already seen
+        log.error("event %s for site %s not confirmed: %s", webhook_id, site.id, exc)
+        status, code, message = _NOT_QUEUED
+        body = json.dumps({"error": code, "message": message}).encode()
+        return fast_path.Answer(status, body, None)

@@ -25,6 +25,7 @@ from rq.utils import now, utcformat
 
 from service.bookings import lifecycle
 from service.storage import keys, ledger
+from service.storage.durability import DurableAck
 from service.storage.group_commit import GroupCommit
 
 #: How long a `webhook-id` is remembered (the contract says at least 72 hours).
@@ -107,9 +108,16 @@ class Outcome:
 
 
 class Intake:
-    """Per-process: the registered script and the RQ queue (which caches the Redis version)."""
+    """Per-process: the registered script and the RQ queue (which caches the Redis version).
 
-    def __init__(self, connection: redis.Redis, queue_name: str, job_timeout: int):
+    With `durable` (service.storage.durability), an event is answered only once the check after its
+    batch confirmed it; otherwise `accept` raises `NotDurable` (the event is in Redis, a retry with
+    the same `webhook-id` answers 200 once it is confirmed).
+    """
+
+    def __init__(
+        self, connection: redis.Redis, queue_name: str, job_timeout: int, durable: DurableAck | None = None
+    ):
         self.connection = connection
         self.job_options = sync_job_options(job_timeout)
         self.queue = Queue(queue_name, connection=connection)
@@ -117,7 +125,7 @@ class Intake:
         self.script = connection.register_script(
             _SCRIPT_HEAD + self.template.lua(_HEAD_ARGS + 1) + _SCRIPT_TAIL
         )
-        self._commit = GroupCommit(connection, self.script)
+        self._commit = GroupCommit(connection, self.script, durable)
 
     def accept(
         self, *, site_id: str, site_version: str, webhook_id: str, event_type: str,
@@ -129,6 +137,7 @@ class Intake:
             StaleSite: the caller's copy of the site is out of date.
             redis.RedisError: Redis unreachable, out of memory, ... (the event was written whole or
                 not at all; a retry with the same `webhook-id` finds out which).
+            NotDurable: written, but not confirmed by replicas or the append-only file in time.
         """
         # Both possible answers, for the script to pick from: `{"status": …, "booking_id": …, …}`.
         ids = json.dumps({"booking_id": booking_id, "revision": revision, "webhook_id": webhook_id})[1:]

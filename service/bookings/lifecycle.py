@@ -38,10 +38,16 @@ return 1
 
 def hset_if_live(r: redis.Redis, site_id: str, booking_id: str, fields: Mapping[str, object]) -> bool:
     """Set `fields` on the booking's record, only while it and its site exist. False: erased."""
+    return bool(r.execute_command(*hset_if_live_command(site_id, booking_id, fields)))
+
+
+def hset_if_live_command(site_id: str, booking_id: str, fields: Mapping[str, object]) -> tuple:
+    """The Redis command of `hset_if_live` (for callers that send it their own way); it answers 0 when
+    the booking or its site was erased."""
     flat: list[object] = []
     for name, value in fields.items():
         flat += [name, value]
-    return bool(r.eval(_HSET_IF_LIVE, 2, keys.booking(site_id, booking_id), keys.site(site_id), *flat))
+    return ("EVAL", _HSET_IF_LIVE, 2, keys.booking(site_id, booking_id), keys.site(site_id), *flat)
 
 
 def is_erased(r: redis.Redis, site_id: str, booking_id: str) -> bool:

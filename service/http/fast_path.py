@@ -29,7 +29,7 @@ from service.logs import correlation_id
 log = logging.getLogger(__name__)
 
 _PREFIX = "/v1/sites/"
-_STATUS_LINES = {200: "200 OK", 202: "202 ACCEPTED"}
+_STATUS_LINES = {200: "200 OK", 202: "202 ACCEPTED", 503: "503 SERVICE UNAVAILABLE"}
 
 
 @dataclass(frozen=True)

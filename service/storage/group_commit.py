@@ -7,6 +7,11 @@ while the leader waits for Redis queue up; when the leader has its answers it ha
 first of them, who sends it as one pipeline. Nothing waits for a batch to fill: an idle process sends
 each call at once, a busy one sends what piled up during the previous round trip.
 
+With a durable acknowledgement configured (service.storage.durability), the check (`WAIT` or
+`WAITAOF`) follows each batch on the same connection, and a batch it does not confirm fails every
+call in it with `NotDurable`: one round trip to the replicas covers the whole batch, and a check can
+never land on a newer connection (to a new primary) that did not make the writes.
+
 A call is one or more commands of one thread (the intake's EVALSHA; availability's reads), answered
 on its own: a Redis error answer (out of memory, a lost script) belongs to its command. A broken
 connection fails every call of the batch it was sending (the callers then answer or retry as they
@@ -20,6 +25,8 @@ import os
 import threading
 
 import redis
+
+from service.storage.durability import DurableAck
 
 
 class _Call:
@@ -41,11 +48,13 @@ class GroupCommit:
     Args:
         client: the process's Redis client; its connection settings are reused.
         script: a registered script that `run` calls (its source is loaded again if Redis lost it).
+        durable: the check that must confirm each batch before its calls are answered (None: none).
     """
 
-    def __init__(self, client: redis.Redis, script=None):
+    def __init__(self, client: redis.Redis, script=None, durable: DurableAck | None = None):
         self._client = client
         self._script = script
+        self._durable = durable
         self._lock = threading.Lock()
         self._queue: list[_Call] = []
         self._leading = False
@@ -68,6 +77,7 @@ class GroupCommit:
 
         Raises:
             redis.RedisError: the connection failed (whether Redis ran the commands is unknown).
+            NotDurable: Redis ran the commands, but the durable acknowledgement did not confirm them.
         """
         call = _Call(self._packer.pack_commands(commands), len(commands))
         with self._lock:
@@ -105,24 +115,32 @@ class GroupCommit:
 
     def _send(self, batch: list[_Call]) -> None:
         connection = self._conn()
+        check = [] if self._durable is None else self._packer.pack_commands([self._durable.command])
         try:
+            connection.connect()  # a Sentinel-managed connection asks the Sentinels where the primary is
             connection.send_packed_command(
-                [part for call in batch for part in call.commands], check_health=False
+                [part for call in batch for part in call.commands] + check, check_health=False
             )
             for call in batch:
                 call.replies = [self._read(connection) for _ in range(call.count)]
+            verdict = self._read(connection) if check else None
             lost = [call for call in batch if _lost_script(call.replies)]
             if lost and self._script is not None:
                 connection.send_command("SCRIPT", "LOAD", self._script.script, check_health=False)
                 connection.read_response()
                 connection.send_packed_command(
-                    [part for call in lost for part in call.commands], check_health=False
+                    [part for call in lost for part in call.commands] + check, check_health=False
                 )
                 for call in lost:
                     call.replies = [self._read(connection) for _ in range(call.count)]
+                verdict = self._read(connection) if check else None
         except BaseException:
             connection.disconnect()
             raise
+        failure = self._durable.failure(verdict) if check else None
+        if failure is not None:
+            for call in batch:
+                call.error = failure
 
     @staticmethod
     def _read(connection):

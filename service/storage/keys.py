@@ -166,3 +166,7 @@ CLEANUP_LOCK = "mb:lock:cleanup"
 
 #: String (expires after a day): the daily sweep that adds new accounts to `ACCOUNTS_DUE` ran.
 ACCOUNTS_SWEPT = "mb:cleanup:acctsweep"
+
+#: Hash of counters for /metrics (never reset, ids only): `bookings_<state>` for every settled booking
+#: revision (synced, failed, cancelled), `accounts_needs_relink` for every account marked so.
+STATS = "mb:stats"
