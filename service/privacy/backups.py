@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq.job import Job
 
 from service.accounts import vault
 from service.privacy import erasure
@@ -146,7 +145,7 @@ def apply_erasures(r: redis.Redis, newer: dict[str, Any], restored_at: float) ->
         kept = set(newer["bookings"].get(site_id, [])) if not site_gone else set()
         for booking_id in current["bookings"][site_id]:
             if booking_id not in kept:
-                erasure.forget_booking(r, site_id, booking_id, r.hgetall(keys.booking(site_id, booking_id)))
+                report["jobs"] += erasure.forget_booking(r, site_id, booking_id)
                 gone_bookings.add((site_id, booking_id))
         kept_accounts = set(newer["accounts"].get(site_id, [])) if not site_gone else set()
         for member in current["accounts"][site_id]:
@@ -156,10 +155,10 @@ def apply_erasures(r: redis.Redis, newer: dict[str, Any], restored_at: float) ->
                 r.zrem(keys.ACCOUNTS_DUE, f"{site_id}|{provider}|{staff_id}")
                 report["accounts"] += 1
         if site_gone:
+            report["jobs"] += erasure.remove_site_jobs(r, site_id)
             _forget_site(r, site_id)
             gone_sites.add(site_id)
     report["sites"], report["bookings"] = len(gone_sites), len(gone_bookings)
-    report["jobs"] = erasure.remove_jobs(r, lambda job: _gone(job, gone_sites, gone_bookings))
     log.info("restore: erasures applied: %s", report)
     return report
 
@@ -171,10 +170,3 @@ def _forget_site(r: redis.Redis, site_id: str) -> None:
     for key in list(keys_left):
         r.unlink(key)
     ledger.forget_site(r, site_id)
-
-
-def _gone(job: Job, sites: set[str], bookings: set[tuple[str, str]]) -> bool:
-    if not (job.func_name.startswith("workers.") and job.args):
-        return False
-    site_id = job.args[0]
-    return site_id in sites or any(erasure._of_booking(job, site_id, b) for s, b in bookings if s == site_id)

@@ -265,7 +265,7 @@ def _delete_job(pipe, job: Job, *, unqueue: bool) -> None:
     pipe.delete(f"rq:results:{job.id}")
 
 
-def _remove_site_jobs(r: redis.Redis, site_id: str) -> int:
+def remove_site_jobs(r: redis.Redis, site_id: str) -> int:
     """The site's jobs that belong to no booking (e.g. `account.needs_relink` results)."""
     index = keys.site_jobs(site_id)
     ids = sorted(raw.decode() for raw in r.smembers(index))
@@ -291,7 +291,7 @@ def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
         _erase_in_site(r, site_id, booking_id, FIRST_PASS_WAIT, report, busy)
     for booking_id in busy:  # each running sync stops at its next write, within its job's timeout
         _erase_in_site(r, site_id, booking_id, _sync_wait(), report, None)
-    report["jobs_removed"] += _remove_site_jobs(r, site_id)
+    report["jobs_removed"] += remove_site_jobs(r, site_id)
     revoked = 0
     members = sorted(m.decode() for m in r.smembers(keys.accounts(site_id)))
     for member in members:
