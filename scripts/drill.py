@@ -224,7 +224,9 @@ class Drill:
         wait_for(
             self._replicas_streaming, timeout=30, interval=0.2, what="replicas streaming from the primary"
         )
-        self.site = registry.create(self.redis, self.keyring, "Drill Shop", self.double.url)
+        # The stand-in WordPress is a plain-http server in one of the drill's own namespaces (a private
+        # test network on this machine), so its callback URL is allowed over http.
+        self.site = registry.create(self.redis, self.keyring, "Drill Shop", self.double.url, allow_http=True)
         self.double.secret = self.site["secret"]
         stack = types.SimpleNamespace(
             base_url=self.public_url, certs=self.certs, sandbox_url=self.sandbox_url
