@@ -38,6 +38,7 @@ require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-easy-appointments.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-plugin.php';
 require_once MEETBRIDGE_DIR . 'public/class-meetbridge-join-link.php';
 require_once MEETBRIDGE_DIR . 'includes/meetbridge-functions.php';
+require_once MEETBRIDGE_DIR . 'integrations/class-meetbridge-integrations.php';
 
 if ( is_admin() ) {
 	require_once MEETBRIDGE_DIR . 'admin/class-meetbridge-admin.php';
@@ -50,3 +51,4 @@ register_activation_hook( __FILE__, array( 'MeetBridge_Plugin', 'activate' ) );
 register_deactivation_hook( __FILE__, array( 'MeetBridge_Plugin', 'deactivate' ) );
 
 MeetBridge_Plugin::boot();
+MeetBridge_Integrations::boot();
