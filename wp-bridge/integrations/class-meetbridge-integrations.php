@@ -3,8 +3,8 @@
  * Loads the adapter of each booking plugin that is active, once every plugin is loaded: an adapter's
  * file is not even read when its plugin is missing.
  *
- * Adapters: Amelia (`ameliabooking`), and the ones listed in ADAPTERS. Each adapter class has a static
- * `init()` that registers its hooks.
+ * The adapters are listed in ADAPTERS (Amelia, LatePoint). Each adapter class has a static `init()`
+ * that registers its hooks and a static `actions()` naming the booking plugin's actions it listens to.
  *
  * @package MeetBridge
  */
@@ -22,7 +22,8 @@ class MeetBridge_Integrations {
 	 * Adapter class => [ its file (in this folder), a test of whether its plugin is active ].
 	 */
 	const ADAPTERS = array(
-		'MeetBridge_Amelia' => array( 'class-meetbridge-amelia.php', 'is_amelia_active' ),
+		'MeetBridge_Amelia'    => array( 'class-meetbridge-amelia.php', 'is_amelia_active' ),
+		'MeetBridge_LatePoint' => array( 'class-meetbridge-latepoint.php', 'is_latepoint_active' ),
 	);
 
 	/**
@@ -77,5 +78,12 @@ class MeetBridge_Integrations {
 	 */
 	public static function is_amelia_active(): bool {
 		return defined( 'AMELIA_VERSION' );
+	}
+
+	/**
+	 * LatePoint defines LATEPOINT_VERSION when its main file is loaded.
+	 */
+	public static function is_latepoint_active(): bool {
+		return defined( 'LATEPOINT_VERSION' );
 	}
 }
