@@ -15,13 +15,16 @@ Two ways to meet a booking plugin:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -170,10 +173,25 @@ def step(name: str, lines: list[dict], actions: set[str], filters: set[str] = fr
     return {"step": name, "calls": [{k: line[k] for k in ("hook", "args", "tables")} for line in calls]}
 
 
+SECRET_COLUMNS = {"password", "activation_key", "account_nonse", "token"}  # blanked in recordings
+
+
+def _scrubbed(steps: list[dict]) -> list[dict]:
+    """The steps with the tables' password hashes, keys and tokens of the throwaway run blanked."""
+    for recorded in steps:
+        for call in recorded["calls"]:
+            for rows in call["tables"].values():
+                for row in rows:
+                    for column in SECRET_COLUMNS & row.keys():
+                        row[column] = None if row[column] is None else ""
+    return steps
+
+
 def write_recording(plugin: BookingPlugin, wp: WordPress, steps: list[dict], note: str) -> None:
     """Write the plugin's recording (only with MEETBRIDGE_WRITE_FIXTURES=1)."""
     if os.environ.get(WRITE_ENV) != "1":
         return
+    steps = _scrubbed(steps)
     recording = {
         "plugin": plugin.slug,
         "version": plugin.version,
@@ -197,3 +215,121 @@ def shape(value, depth: int = 3):
     if isinstance(value, list) and value and depth > 0:
         return [shape(value[0], depth - 1)]
     return None
+
+
+# -- shared by the real-plugin tests -------------------------------------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")  # the test WordPress's zone (fixtures/install.php)
+
+
+def weekday_ahead(start: dt.date, days: int, weekday: int = 1) -> dt.date:
+    """The first `weekday` (0 = Monday) at least `days` after `start`."""
+    day = start + dt.timedelta(days=days)
+    return day + dt.timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def dates(weekday: int = 1) -> tuple[dt.date, dt.date]:
+    """Two days (a week ahead, and 20-44 weeks later) on either side of a daylight-saving change."""
+    first = weekday_ahead(dt.date.today(), 7, weekday)
+    offset = dt.datetime.combine(first, dt.time(10), BERLIN).utcoffset()
+    for weeks in range(20, 45):
+        second = first + dt.timedelta(weeks=weeks)
+        if dt.datetime.combine(second, dt.time(10), BERLIN).utcoffset() != offset:
+            return first, second
+    raise AssertionError("no daylight-saving change within a year")
+
+
+def local(day: dt.date, hour: int, minute: int = 0) -> str:
+    """RFC 3339 of `day` `hour`:`minute` in Berlin."""
+    return dt.datetime.combine(day, dt.time(hour, minute), BERLIN).isoformat()
+
+
+def utc(day: dt.date, hour: int, minute: int = 0) -> str:
+    """Zoom's start_time for `day` `hour`:`minute` in Berlin."""
+    moment = dt.datetime.combine(day, dt.time(hour, minute), BERLIN).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def offset(day: dt.date) -> str:
+    """Berlin's UTC offset on `day` at noon, `+01:00` or `+02:00`."""
+    return dt.datetime.combine(day, dt.time(12), BERLIN).isoformat()[-6:]
+
+
+class Run:
+    """A real booking plugin next to MeetBridge, and what the run recorded step by step."""
+
+    def __init__(self, world, plugin: BookingPlugin, adapter: str, shots: Path):
+        self.world = world
+        self.wp = world.wp
+        self.plugin = plugin
+        self.adapter = adapter
+        self.shots = shots
+        self.recorder = Recorder(world.wp, plugin)
+        self.mailbox = Mailbox(world.wp)
+        self.steps: list[dict] = []
+        self.first, self.second = dates()
+        self.ids: dict[str, int] = {}
+        self.sam = ""
+        self.book_url = ""
+
+    def actions(self) -> set[str]:
+        return set(self.wp.php(f"return {self.adapter}::actions();"))
+
+    def record(self, name: str, mark: int, filters: frozenset = frozenset()) -> list[dict]:
+        """Keep what a step fired (filters' calls only where the step names them)."""
+        lines = self.recorder.since(mark)
+        self.steps.append(step(name, lines, self.actions(), set(filters)))
+        return lines
+
+    def shoot(self, page, name: str, selector: str = "") -> None:
+        """A screenshot as a test artifact (of one element only, when `selector` names it)."""
+        self.shots.mkdir(parents=True, exist_ok=True)
+        target = page.locator(selector).first if selector else page
+        target.screenshot(path=str(self.shots / f"{name}.png"))
+
+    def link_sam(self) -> None:
+        """Sam (sam.staff@example.com, the staff member of every booking plugin's set-up) links his
+        Google and Zoom accounts."""
+        self.sam = str(self.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
+        link_staff(self.world, self.sam, "sam.staff@example.com")
+
+    def check_recording(self) -> None:
+        """The committed recording has the same steps, hooks and argument shapes as this run."""
+        if os.environ.get(WRITE_ENV) == "1":
+            return  # this run writes it
+        recorded = load_recording(self.plugin)
+        for now in self.steps:
+            [then] = [s for s in recorded["steps"] if s["step"] == now["step"]]
+            assert [c["hook"] for c in now["calls"]] == [c["hook"] for c in then["calls"]], now["step"]
+            for call, kept in zip(now["calls"], then["calls"], strict=True):
+                assert shape(call["args"]) == shape(kept["args"]), (now["step"], call["hook"])
+
+
+def link_staff(world, staff_id: str, email: str) -> None:
+    """A staff member's Google and Zoom accounts, linked with the sandbox's consent in approve mode."""
+    world.sandbox.post("consent", {"mode": "approve", "email": email})
+    for provider in ("google", "zoom"):
+        world.linker.press_continue(world.linker.link_url(provider, staff_id))
+
+
+def stand_in(wp: WordPress, plugin: BookingPlugin, constant: str) -> None:
+    """Replay set-up: the plugin reduced to the constant its main file defines (so wp-bridge loads its
+    adapter), and its tables as the recording has them."""
+    (wp.root / "wp-content" / "mu-plugins" / f"{plugin.slug}-stand-in.php").write_text(
+        f"<?php\n// Test-only: {plugin.slug} {plugin.version} reduced to what makes wp-bridge load its"
+        f" adapter.\ndefine( '{constant}', '{plugin.version}' );\n"
+    )
+    wp.php(
+        f"require_once '{PLUGIN_SRC}/tests/class-meetbridge-recording.php';"
+        f" ( new MeetBridge_Recording( '{plugin.recording}' ) )->install_tables(); return 1;"
+    )
+
+
+def replay(wp: WordPress, plugin: BookingPlugin, step_name: str, adapter: str) -> None:
+    """One step of the recording as its own PHP process (a request)."""
+    done = subprocess.run(
+        ["php", str(FIXTURES / "replay-recording.php"), str(wp.root), str(plugin.recording), step_name,
+         adapter],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and "replayed" in done.stdout, done.stdout + done.stderr

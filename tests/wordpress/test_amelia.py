@@ -15,10 +15,7 @@ worker, redis-server, the sandbox) and a real WordPress.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,14 +23,13 @@ from tests import browser
 from tests.wordpress import amelia_ui, booking_plugins
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.amelia_ui import AMELIA
+from tests.wordpress.booking_plugins import BERLIN, Run, local, utc
 from tests.wordpress.conftest import require_wordpress
 from tests.wordpress.meetbridge_world import start_world
 from tests.wordpress.test_e2e import busy_in_google, events, meetings, outbox, row, settled
-from tests.wordpress.wp import FIXTURES, PLUGIN_SRC
 
 pytestmark = pytest.mark.stack
 
-BERLIN = ZoneInfo("Europe/Berlin")
 SHOTS = browser.ARTIFACTS / "wordpress" / "amelia"
 FORM = "#amelia-container"  # Amelia's booking form
 JOIN = "%amelia_dynamic_placeholder_meetbridge_join_url%"
@@ -50,29 +46,6 @@ AMELIA_SETTINGS = (
 )
 
 
-def weekday_ahead(start: dt.date, days: int, weekday: int = 1) -> dt.date:
-    """The first `weekday` (0 = Monday) at least `days` after `start`."""
-    day = start + dt.timedelta(days=days)
-    return day + dt.timedelta(days=(weekday - day.weekday()) % 7)
-
-
-def dates() -> tuple[dt.date, dt.date]:
-    """Two Tuesdays within Amelia's 365 bookable days, on either side of a daylight-saving change."""
-    first = weekday_ahead(dt.date.today(), 7)
-    offset = dt.datetime.combine(first, dt.time(10), BERLIN).utcoffset()
-    for weeks in range(20, 45):
-        second = first + dt.timedelta(weeks=weeks)
-        if dt.datetime.combine(second, dt.time(10), BERLIN).utcoffset() != offset:
-            return first, second
-    raise AssertionError("no daylight-saving change within a year")
-
-
-def utc(day: dt.date, hour: int, minute: int = 0) -> str:
-    """Zoom's start_time for `day` `hour`:`minute` in Berlin."""
-    moment = dt.datetime.combine(day, dt.time(hour, minute), BERLIN).astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def appointment_id(world, email: str) -> int:
     """The newest appointment of the customer with this e-mail (Amelia's tables)."""
     query = (
@@ -85,37 +58,6 @@ def appointment_id(world, email: str) -> int:
     )
 
 
-class Real:
-    """The real Amelia next to MeetBridge, and what the run recorded."""
-
-    def __init__(self, world):
-        self.world = world
-        self.wp = world.wp
-        self.recorder = booking_plugins.Recorder(world.wp, AMELIA)
-        self.mailbox = booking_plugins.Mailbox(world.wp)
-        self.steps: list[dict] = []
-        self.book_url = ""
-        self.sam = ""
-        self.first, self.second = dates()
-        self.ids: dict[str, int] = {}  # appointment ids by what they are in this run
-
-    def actions(self) -> set[str]:
-        return set(self.wp.php("return MeetBridge_Amelia::actions();"))
-
-    def record(self, name: str, mark: int, slots: bool = False) -> list[dict]:
-        """Keep what a step fired (the slot filter's calls only where the step is about slots)."""
-        lines = self.recorder.since(mark)
-        filters = {"amelia_get_timeslots_filter"} if slots else set()
-        self.steps.append(booking_plugins.step(name, lines, self.actions(), filters))
-        return lines
-
-    def shoot(self, page, name: str, selector: str = "") -> None:
-        """A screenshot as a test artifact (of Amelia's form only, when it is the subject)."""
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        target = page.locator(selector).first if selector else page
-        target.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     require_wordpress()
@@ -124,21 +66,19 @@ def real(tmp_path_factory):
     world = start_world(tmp_path_factory.mktemp("amelia"))
     try:
         booking_plugins.use_theme(world.wp)
-        setup = Real(world)
+        setup = Run(world, AMELIA, "MeetBridge_Amelia", SHOTS)
         booking_plugins.install(world.wp, AMELIA, source)
         # Amelia's notification settings: send through wp_mail (caught), and the customer's e-mails
         # carry the join link placeholder and Amelia's cancel link.
         world.wp.php(AMELIA_SETTINGS)
         setup.book_url = booking_plugins.page(world.wp, "book", "[ameliastepbooking]")
-        setup.sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
         with browser.page(width=1100, height=900) as page:
             log_in(world, page)
             amelia_ui.set_up(page, world.wp.url)
-        world.sandbox.post("consent", {"mode": "approve", "email": "sam.staff@example.com"})
-        for provider in ("google", "zoom"):
-            world.linker.press_continue(world.linker.link_url(provider, setup.sam))
-        day, offset = setup.first.isoformat(), _offset(setup.first)
-        busy_in_google(world, setup.sam, f"{day}T14:00:00+{offset}", f"{day}T15:00:00+{offset}")
+        setup.link_sam()
+        # Sam is busy on the first day from 14:00 to 15:00 in his Google Calendar from the start (the
+        # plugin keeps busy times for up to 30 s, so an event added later could show a little later).
+        busy_in_google(world, setup.sam, local(setup.first, 14), local(setup.first, 15))
         yield setup
         booking_plugins.write_recording(
             AMELIA, world.wp, setup.steps,
@@ -150,9 +90,7 @@ def real(tmp_path_factory):
         world.stop()
 
 
-def booked(
-    real: Real, name: str, day: dt.date, slot: str, first: str, email: str, shoot: bool = False
-) -> int:
+def booked(real: Run, name: str, day: dt.date, slot: str, first: str, email: str, shoot: bool = False) -> int:
     mark = real.recorder.mark()
     with browser.page(width=1000, height=1000) as page:
         amelia_ui.book(
@@ -166,7 +104,7 @@ def booked(
     return appointment_id(real.world, email)
 
 
-def admin(real: Real, name: str, action, *args) -> list[dict]:
+def admin(real: Run, name: str, action, *args) -> list[dict]:
     mark = real.recorder.mark()
     with browser.page(width=1280, height=900) as page:
         log_in(real.world, page)
@@ -184,14 +122,14 @@ def test_a_booking_through_the_form_gets_its_meeting_in_either_dst_period(real):
     [meeting] = meetings(world, "Intro call")
     assert meeting["start_time"] == utc(real.first, 10) and meeting["duration"] == 30
     assert synced["join_url"] == meeting["join_url"] and synced["staff_id"] == real.sam
-    assert synced["starts_at"] == dt.datetime.combine(real.first, dt.time(10), BERLIN).isoformat()
+    assert synced["starts_at"] == local(real.first, 10)
     [event] = events(world, "Intro call")
     assert [a["email"] for a in event["attendees"]] == ["cat@example.com"]
 
     summer = booked(real, "booked_across_dst", real.second, "10:00 AM - 10:30 AM", "Dan", "dan@example.com")
     real.ids["summer"] = summer
     synced = settled(world, f"amelia-{summer}", "synced", 1)
-    assert synced["starts_at"] == dt.datetime.combine(real.second, dt.time(10), BERLIN).isoformat()
+    assert synced["starts_at"] == local(real.second, 10)
     assert synced["starts_at"][-6:] != row(world, f"amelia-{winter}")["starts_at"][-6:]  # +01:00 / +02:00
     assert sorted(m["start_time"] for m in meetings(world, "Intro call")) == [
         utc(real.first, 10), utc(real.second, 10),
@@ -208,22 +146,16 @@ def test_a_booking_through_the_form_gets_its_meeting_in_either_dst_period(real):
 
 
 def test_a_slot_busy_in_google_calendar_is_not_offered(real):
-    # Sam has been busy on the first day from 14:00 to 15:00 in his Google Calendar since the set-up
-    # (the plugin keeps busy times for up to 30 s: an event added later may show a little later).
     mark = real.recorder.mark()
     with browser.page(width=1000, height=1000) as page:
         offered = amelia_ui.slots(page, real.book_url, real.first.isoformat())
         page.get_by_text("1:30 PM", exact=False).first.scroll_into_view_if_needed()
         page.wait_for_timeout(1000)  # the form's transitions
         real.shoot(page, "amelia-2-busy-slots-hidden", FORM)
-    real.record("slots_front_end", mark, slots=True)
+    real.record("slots_front_end", mark, frozenset({"amelia_get_timeslots_filter"}))
     starts = [slot.split(" - ")[0] for slot in offered]
     assert "1:30 PM" in starts and "3:00 PM" in starts, offered
     assert "2:00 PM" not in starts and "2:30 PM" not in starts, offered
-
-
-def _offset(day: dt.date) -> str:
-    return dt.datetime.combine(day, dt.time(12), BERLIN).strftime("%z")[1:3] + ":00"
 
 
 def test_admin_moves_it(real):
@@ -282,7 +214,7 @@ def test_admin_adds_one_and_moves_it_in_the_calendar(real):
     settled(world, f"amelia-{added}", "synced", 1)
     admin(real, "calendar_moved", amelia_ui.move_in_calendar, added, f"{day} 13:30")
     synced = settled(world, f"amelia-{added}", "synced", 2)
-    assert synced["starts_at"] == dt.datetime.combine(day, dt.time(13, 30), BERLIN).isoformat()
+    assert synced["starts_at"] == local(day, 13, 30)
     assert utc(day, 13, 30) in [
         m["start_time"] for m in meetings(world, "Intro call") if not m.get("deleted")
     ]
@@ -313,25 +245,11 @@ def test_bookings_page_and_what_amelia_fired(real):
         "amelia_after_booking_rescheduled", "amelia_get_timeslots_filter",
     }  # fmt: skip
     assert expected <= fired, fired
-    # The recording PHPUnit replays has the same hooks with arguments of the same shape.
-    if os.environ.get(booking_plugins.WRITE_ENV) == "1":
-        return  # this run writes it
-    recorded = booking_plugins.load_recording(AMELIA)
-    for step in real.steps:
-        [kept] = [s for s in recorded["steps"] if s["step"] == step["step"]]
-        assert [c["hook"] for c in step["calls"]] == [c["hook"] for c in kept["calls"]], step["step"]
-        for now, then in zip(step["calls"], kept["calls"], strict=True):
-            assert booking_plugins.shape(now["args"]) == booking_plugins.shape(then["args"]), step["step"]
+    real.check_recording()  # the recording PHPUnit replays: same hooks, arguments of the same shape
     assert world.wp.plugin_log_lines() == []
 
 
 # -- from the recording, through the real stack (no Amelia needed) ------------------------------------
-
-STAND_IN = """<?php
-// Test-only mu-plugin: Amelia reduced to what makes wp-bridge load its adapter (the real plugin defines
-// AMELIA_VERSION in its main file). Its tables come from the recording.
-define( 'AMELIA_VERSION', '1.2.34' );
-"""
 
 
 @pytest.fixture(scope="module")
@@ -339,29 +257,16 @@ def replayed(tmp_path_factory):
     require_wordpress()
     world = start_world(tmp_path_factory.mktemp("amelia-replay"))
     try:
-        (world.wp.root / "wp-content" / "mu-plugins" / "amelia-stand-in.php").write_text(STAND_IN)
-        world.wp.php(
-            f"require_once '{PLUGIN_SRC}/tests/class-meetbridge-recording.php';"
-            f" ( new MeetBridge_Recording( '{AMELIA.recording}' ) )->install_tables(); return 1;"
-        )
-        # The employee of the recording is Sam (sam.staff@example.com): link his accounts.
+        booking_plugins.stand_in(world.wp, AMELIA, "AMELIA_VERSION")
         sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
-        world.sandbox.post("consent", {"mode": "approve", "email": "sam.staff@example.com"})
-        for provider in ("google", "zoom"):
-            world.linker.press_continue(world.linker.link_url(provider, sam))
+        booking_plugins.link_staff(world, sam, "sam.staff@example.com")  # the recording's employee
         yield world
     finally:
         world.stop()
 
 
 def replay(world, step: str) -> None:
-    """One step as its own PHP process (a request): the rows and hook calls of the recording."""
-    done = subprocess.run(
-        ["php", str(FIXTURES / "replay-recording.php"), str(world.wp.root), str(AMELIA.recording), step,
-         "MeetBridge_Amelia"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0 and "replayed" in done.stdout, done.stdout + done.stderr
+    booking_plugins.replay(world.wp, AMELIA, step, "MeetBridge_Amelia")
 
 
 def test_the_recording_through_the_stack(replayed):
