@@ -31,7 +31,7 @@ from types import SimpleNamespace
 import requests
 
 from tests import browser, processes
-from tests.wordpress import amelia_ui, booking_plugins
+from tests.wordpress import amelia_ui, booking_plugins, latepoint_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.meetbridge_world import configure_plugin, sites_create
 from tests.wordpress.wp import WordPress
@@ -47,14 +47,16 @@ class Case:
     adapter: str  # the adapter's class
     request: str  # a substring of the booking request's URL
     set_up: Callable[[WordPress], Callable[[requests.Session, int], None]]  # returns "make booking i"
+    only_booking: bool = False  # time only requests in which the adapter's actions fired
+    count: int = 60  # bookings timed with wp-bridge, and as many without
 
 
-def _slots(count: int, per_day: int = 16) -> list[tuple[dt.date, str]]:
-    """`count` free half-hour slots, 9:00-17:00 on weekdays, from a week ahead."""
+def _slots(count: int, per_day: int = 16, start_hour: int = 9) -> list[tuple[dt.date, str]]:
+    """`count` free half-hour slots on weekdays (from `start_hour`), from a week ahead."""
     day, slots = dt.date.today() + dt.timedelta(days=7), []
     while len(slots) < count:
         if day.weekday() < 5:
-            slots += [(day, f"{9 + i // 2:02d}:{30 * (i % 2):02d}") for i in range(per_day)]
+            slots += [(day, f"{start_hour + i // 2:02d}:{30 * (i % 2):02d}") for i in range(per_day)]
         day += dt.timedelta(days=1)
     return slots[:count]
 
@@ -62,7 +64,7 @@ def _slots(count: int, per_day: int = 16) -> list[tuple[dt.date, str]]:
 def _amelia(wp: WordPress) -> Callable[[requests.Session, int], None]:
     plugin = amelia_ui.AMELIA
     booking_plugins.install(wp, plugin, booking_plugins.plugin_source(plugin))
-    with browser.page() as page:
+    with browser.page(width=1280, height=900) as page:
         log_in(SimpleNamespace(wp=wp), page)
         amelia_ui.set_up(page, wp.url)
     slots = _slots(400)
@@ -89,8 +91,35 @@ def _amelia(wp: WordPress) -> Callable[[requests.Session, int], None]:
     return book
 
 
+def _latepoint(wp: WordPress) -> Callable[[requests.Session, int], None]:
+    """LatePoint's form books in several AJAX steps; the booking request is its last (`submit`): the
+    earlier steps are replayed from the form for each booking, then the final one is timed."""
+    plugin = latepoint_ui.LATEPOINT
+    booking_plugins.install(wp, plugin, booking_plugins.plugin_source(plugin))
+    with browser.page(width=1280, height=900) as page:
+        log_in(SimpleNamespace(wp=wp), page)
+        latepoint_ui.set_up(page, wp.url)
+    url = booking_plugins.page(wp, "book", "[latepoint_book_form]")
+    slots = _slots(400, per_day=18, start_hour=8)
+    context = browser.page(width=1000, height=1000)  # one browser for the whole run (closed at exit)
+    page = context.__enter__()
+
+    def book(_session: requests.Session, index: int, _keep=context) -> None:  # _keep: the browser lives on
+        day, time_ = slots[index]
+        hours, minutes = time_.split(":")
+        latepoint_ui.book(
+            page, url, day.isoformat(), int(hours) * 60 + int(minutes), "Bea", f"bea{index}@example.com"
+        )
+
+    return book
+
+
 CASES = {
     "amelia": Case("Amelia Lite 1.2.34", amelia_ui.AMELIA, "MeetBridge_Amelia", "call=/bookings", _amelia),
+    "latepoint": Case(
+        "LatePoint 5.6.5", latepoint_ui.LATEPOINT, "MeetBridge_LatePoint", "admin-ajax.php", _latepoint,
+        only_booking=True, count=30,
+    ),
 }  # fmt: skip
 
 
@@ -130,7 +159,8 @@ def measure(case: Case, folder: Path, count: int = 60, warmup: int = 5) -> dict:
         mu = wp.root / "wp-content" / "mu-plugins"
         shutil.copy(TIMER, mu)
         actions = wp.php(f"return {case.adapter}::actions();")
-        (mu / "wp-adapter-timer.json").write_text(json.dumps({"actions": actions, "request": case.request}))
+        config = {"actions": actions, "request": case.request, "only_booking": case.only_booking}
+        (mu / "wp-adapter-timer.json").write_text(json.dumps(config))
         _run(wp, book, 0, warmup)
         added, on, parts = _run(wp, book, warmup, count)
         queued = wp.php("return array_sum( MeetBridge_Outbox::counts() );")
@@ -159,7 +189,7 @@ def main(names: list[str]) -> int:
     rows = []
     for name in names or list(CASES):
         with tempfile.TemporaryDirectory(prefix=f"meetbridge-bench-{name}-") as tmp:
-            rows.append(measure(CASES[name], Path(tmp)))
+            rows.append(measure(CASES[name], Path(tmp), CASES[name].count))
     print("| booking plugin | requests | wp-bridge adds p50 | p99 | request p50 with / without it | p99 |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
