@@ -3,7 +3,7 @@
  * Loads the adapter of each booking plugin that is active, once every plugin is loaded: an adapter's
  * file is not even read when its plugin is missing.
  *
- * The adapters are listed in ADAPTERS (Amelia, LatePoint). Each adapter class has a static `init()`
+ * The adapters are listed in ADAPTERS (Amelia, LatePoint, Simply Schedule Appointments). Each adapter class has a static `init()`
  * that registers its hooks and a static `actions()` naming the booking plugin's actions it listens to.
  *
  * @package MeetBridge
@@ -24,6 +24,7 @@ class MeetBridge_Integrations {
 	const ADAPTERS = array(
 		'MeetBridge_Amelia'    => array( 'class-meetbridge-amelia.php', 'is_amelia_active' ),
 		'MeetBridge_LatePoint' => array( 'class-meetbridge-latepoint.php', 'is_latepoint_active' ),
+		'MeetBridge_SSA'       => array( 'class-meetbridge-ssa.php', 'is_ssa_active' ),
 	);
 
 	/**
@@ -85,5 +86,12 @@ class MeetBridge_Integrations {
 	 */
 	public static function is_latepoint_active(): bool {
 		return defined( 'LATEPOINT_VERSION' );
+	}
+
+	/**
+	 * Simply Schedule Appointments defines SSA_PLUGIN_BASENAME when its main file is loaded.
+	 */
+	public static function is_ssa_active(): bool {
+		return defined( 'SSA_PLUGIN_BASENAME' );
 	}
 }
