@@ -31,7 +31,7 @@ from types import SimpleNamespace
 import requests
 
 from tests import browser, processes
-from tests.wordpress import amelia_ui, booking_plugins, latepoint_ui
+from tests.wordpress import amelia_ui, booking_plugins, latepoint_ui, ssa_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.meetbridge_world import configure_plugin, sites_create
 from tests.wordpress.wp import WordPress
@@ -114,11 +114,38 @@ def _latepoint(wp: WordPress) -> Callable[[requests.Session, int], None]:
     return book
 
 
+def _ssa(wp: WordPress) -> Callable[[requests.Session, int], None]:
+    """SSA books through its booking app (an iframe) in Chromium; the timed request is the one that
+    stores the appointment (`POST /wp-json/ssa/v1/appointments`)."""
+    plugin = ssa_ui.SSA
+    booking_plugins.install(wp, plugin, booking_plugins.plugin_source(plugin))
+    with browser.page(width=1280, height=900) as page:
+        log_in(SimpleNamespace(wp=wp), page)
+        ssa_ui.set_up(page, wp.url)
+    url = booking_plugins.page(wp, "book", ssa_ui.SHORTCODE)
+    # Times (the browser is in UTC) inside SSA's default hours in Berlin in winter and in summer.
+    times = ["9:00 AM", "9:30 AM", "1:00 PM", "1:30 PM", "2:00 PM"]
+    slots = [(day, t) for day, _ in _slots(100, per_day=1) for t in times]
+    context = browser.page(width=1000, height=1100)  # one browser for the whole run (closed at exit)
+    page = context.__enter__()
+
+    def book(_session: requests.Session, index: int, _keep=context) -> None:  # _keep: the browser lives on
+        day, time_ = slots[index]
+        ssa_ui.book(page, url, day.isoformat(), time_, f"Bea Bench{index}", f"bea{index}@example.com")
+        ssa_ui.booked(page)
+
+    return book
+
+
 CASES = {
     "amelia": Case("Amelia Lite 1.2.34", amelia_ui.AMELIA, "MeetBridge_Amelia", "call=/bookings", _amelia),
     "latepoint": Case(
         "LatePoint 5.6.5", latepoint_ui.LATEPOINT, "MeetBridge_LatePoint", "admin-ajax.php", _latepoint,
         only_booking=True, count=30,
+    ),
+    "ssa": Case(
+        "Simply Schedule Appointments 1.6.12.21", ssa_ui.SSA, "MeetBridge_SSA",
+        "/wp-json/ssa/v1/appointments", _ssa, only_booking=True, count=30,
     ),
 }  # fmt: skip
 
