@@ -44,6 +44,7 @@ require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-privacy.php';
 require_once MEETBRIDGE_DIR . 'public/class-meetbridge-join-link.php';
 require_once MEETBRIDGE_DIR . 'public/class-meetbridge-join-page.php';
 require_once MEETBRIDGE_DIR . 'includes/meetbridge-functions.php';
+require_once MEETBRIDGE_DIR . 'integrations/class-meetbridge-integrations.php';
 
 if ( is_admin() ) {
 	require_once MEETBRIDGE_DIR . 'admin/class-meetbridge-admin.php';
@@ -56,3 +57,4 @@ register_activation_hook( __FILE__, array( 'MeetBridge_Plugin', 'activate' ) );
 register_deactivation_hook( __FILE__, array( 'MeetBridge_Plugin', 'deactivate' ) );
 
 MeetBridge_Plugin::boot();
+MeetBridge_Integrations::boot();
