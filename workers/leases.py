@@ -61,11 +61,18 @@ class _Renewer:
             pipe = lock.redis.pipeline(transaction=False)
             ledger.renew(pipe, "bookings", site_id, booking_id)
             pipe.execute()
-        except redis.exceptions.LockNotOwnedError:
-            log.warning("booking lock of %s/%s was lost; no longer renewing it", site_id, booking_id)
-            self.drop(handle)
         except redis.exceptions.RedisError as exc:
-            log.warning("booking lock of %s/%s not renewed: %s", site_id, booking_id, type(exc).__name__)
+            if not self._holds(handle):
+                return  # the job finished and released it while this renewal ran: nothing was lost
+            if isinstance(exc, redis.exceptions.LockError):
+                log.warning("booking lock of %s/%s was lost; no longer renewing it", site_id, booking_id)
+                self.drop(handle)
+            else:
+                log.warning("booking lock of %s/%s not renewed: %s", site_id, booking_id, type(exc).__name__)
+
+    def _holds(self, handle: int) -> bool:
+        with self._guard:
+            return handle in self._held
 
 
 _RENEWER = _Renewer()
