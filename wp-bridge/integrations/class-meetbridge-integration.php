@@ -7,8 +7,8 @@
  * An adapter reads a booking back from its plugin's tables whenever one of the plugin's hooks says it
  * changed, and calls apply() with the booking array (or null when it should not have a meeting). A
  * booking that was never sent and is not active sends nothing; one already cancelled is not cancelled
- * twice; a state already sent is not sent again (a fingerprint of the last booking sent is kept in a
- * transient for SENT_DAYS), unless the booking failed at MeetBridge: saving it again is a retry.
+ * twice; a state already sent is not sent again (a keyed fingerprint of the last booking sent is kept in
+ * a transient for SENT_DAYS: it holds nothing that names the customer), unless the booking failed at MeetBridge: saving it again is a retry.
  *
  * @package MeetBridge
  */
@@ -59,7 +59,7 @@ class MeetBridge_Integration {
 			delete_transient( $sent_key );
 			return MeetBridge_Booking_API::submit( 'booking.cancelled', array( 'id' => $booking_id ) );
 		}
-		$fingerprint = md5( (string) wp_json_encode( $booking ) );
+		$fingerprint = hash_hmac( 'sha256', 'booking|' . (string) wp_json_encode( $booking ), MeetBridge_Settings::privacy_key() );
 		$last        = self::$sent[ $booking_id ] ?? get_transient( $sent_key );
 		if ( $known && ! $cancelled && 'failed' !== $known['state'] && $last === $fingerprint ) {
 			return null; // Nothing MeetBridge has changed (a failed booking is sent again: a retry).
