@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import events, ha, sync, wordpress, wrk
+from bench import events, ha, sync, wordpress, wordpress_adapters, wrk
 from tests import chaos, processes
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
@@ -333,6 +333,7 @@ SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "privacy": section_privacy,
     "chaos": section_chaos,
     "ha": ha.section,  # two web hosts, durable acks, Sentinel failover (network namespaces)
+    "adapters": wordpress_adapters.section,  # booking-plugin adapters (needs MEETBRIDGE_WP_PLUGINS)
 }
 
 

@@ -9,7 +9,8 @@ end-of-request work (deferred syncs, spawning the outbox's sender). *Request* is
 the client sees it, with wp-bridge active and with it deactivated (the plugin alone).
 
 Needs the plugin's source in MEETBRIDGE_WP_PLUGINS (never downloaded) and Debian's Chromium (the
-set-up goes through the plugin's admin screens). Not part of `make bench`; run it by hand:
+set-up goes through the plugin's admin screens). `make bench` runs it (section `adapters`) when
+MEETBRIDGE_WP_PLUGINS is set, else says so; one plugin by hand:
 
     MEETBRIDGE_WP_PLUGINS=/path/to/plugins .venv/bin/python -m bench.wordpress_adapters amelia
 """
@@ -122,6 +123,7 @@ def _ssa(wp: WordPress) -> Callable[[requests.Session, int], None]:
     with browser.page(width=1280, height=900) as page:
         log_in(SimpleNamespace(wp=wp), page)
         ssa_ui.set_up(page, wp.url)
+    ssa_ui.name_type(wp)
     url = booking_plugins.page(wp, "book", ssa_ui.SHORTCODE)
     # Times (the browser is in UTC) inside SSA's default hours in Berlin in winter and in summer.
     times = ["9:00 AM", "9:30 AM", "1:00 PM", "1:30 PM", "2:00 PM"]
@@ -212,20 +214,43 @@ def measure(case: Case, folder: Path, count: int = 60, warmup: int = 5) -> dict:
     }  # fmt: skip
 
 
-def main(names: list[str]) -> int:
-    rows = []
-    for name in names or list(CASES):
-        with tempfile.TemporaryDirectory(prefix=f"meetbridge-bench-{name}-") as tmp:
-            rows.append(measure(CASES[name], Path(tmp), CASES[name].count))
-    print("| booking plugin | requests | wp-bridge adds p50 | p99 | request p50 with / without it | p99 |")
-    print("|---|---:|---:|---:|---:|---:|")
+def _table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| booking plugin | requests | wp-bridge adds p50 | p99 | request p50 with / without it | p99 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         mark = "✓" if r["added_p50"] <= TARGET_MS else "✗"
-        print(
+        lines.append(
             f"| {r['case']} | {r['requests']} | {r['added_p50']:.2f} ms {mark} (hooks {r['in_hooks_p50']:.2f}"
             f" + shutdown {r['at_shutdown_p50']:.2f}) | {r['added_p99']:.2f} ms "
             f"| {r['on_p50']:.0f} / {r['off_p50']:.0f} ms | {r['on_p99']:.0f} / {r['off_p99']:.0f} ms |"
         )
+    return lines
+
+
+def _measure_all(names: list[str]) -> list[dict]:
+    rows = []
+    for name in names or list(CASES):
+        with tempfile.TemporaryDirectory(prefix=f"meetbridge-bench-{name}-") as tmp:
+            rows.append(measure(CASES[name], Path(tmp), CASES[name].count))
+    return rows
+
+
+def section(ctx) -> list[str]:
+    """`make bench`'s section: every adapter whose plugin is in MEETBRIDGE_WP_PLUGINS."""
+    title = "## Booking-plugin adapters: time added to the plugin's own booking request (issue 17)"
+    present = [name for name, case in CASES.items() if booking_plugins.plugin_source(case.plugin)]
+    if not present:
+        return [title + ": not measured", "", f"Set {booking_plugins.PLUGINS_ENV} to a folder holding the"
+                " plugins (their wordpress.org releases; never downloaded) to measure them.", ""]  # fmt: skip
+    lines = [title, "", __doc__.split("\n\n")[1].replace("\n", " "), f"Target: ≤ {TARGET_MS:.0f} ms p50.", ""]
+    return lines + _table(_measure_all(present)) + [""]
+
+
+def main(names: list[str]) -> int:
+    rows = _measure_all(names)
+    print("\n".join(_table(rows)))
     print(json.dumps(rows))
     return 0
 
