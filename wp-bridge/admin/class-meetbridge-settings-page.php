@@ -29,11 +29,12 @@ class MeetBridge_Settings_Page {
 				'type'              => 'array',
 				'sanitize_callback' => array( 'MeetBridge_Settings', 'sanitize_settings' ),
 				'default'           => array(
-					'service_url'    => '',
-					'site_id'        => '',
-					'ca_bundle'      => '',
-					'retention_days' => MeetBridge_Settings::DEFAULT_RETENTION_DAYS,
-					'ea_sync'        => 'confirmed',
+					'service_url'      => '',
+					'site_id'          => '',
+					'ca_bundle'        => '',
+					'retention_days'   => MeetBridge_Settings::DEFAULT_RETENTION_DAYS,
+					'ea_sync'          => 'confirmed',
+					'ea_apply_changes' => false,
 				),
 			)
 		);
@@ -55,6 +56,7 @@ class MeetBridge_Settings_Page {
 		add_settings_field( 'meetbridge_retention_days', __( 'Keep sent events', 'meetbridge' ), array( __CLASS__, 'field_retention_days' ), self::PAGE, 'meetbridge_privacy', array( 'label_for' => 'meetbridge_retention_days' ) );
 		add_settings_section( 'meetbridge_ea', __( 'Easy Appointments', 'meetbridge' ), '__return_null', self::PAGE );
 		add_settings_field( 'meetbridge_ea_sync', __( 'Create meetings for', 'meetbridge' ), array( __CLASS__, 'field_ea_sync' ), self::PAGE, 'meetbridge_ea' );
+		add_settings_field( 'meetbridge_ea_apply_changes', __( 'Changes in Google Calendar or Zoom', 'meetbridge' ), array( __CLASS__, 'field_ea_apply_changes' ), self::PAGE, 'meetbridge_ea', array( 'label_for' => 'meetbridge_ea_apply_changes' ) );
 	}
 
 	/**
@@ -111,6 +113,19 @@ class MeetBridge_Settings_Page {
 			);
 		}
 		echo '<p class="description">' . esc_html__( 'Easy Appointments gives new bookings the status "pending" unless set otherwise. With "confirmed only", an appointment put back to pending, cancelled, abandoned or deleted has its meeting cancelled.', 'meetbridge' ) . '</p></fieldset>';
+	}
+
+	/**
+	 * Whether changes made in Google Calendar or Zoom are applied to Easy Appointments.
+	 */
+	public static function field_ea_apply_changes(): void {
+		printf(
+			'<input type="hidden" name="%1$s[ea_apply_changes]" value="0"><label><input type="checkbox" id="meetbridge_ea_apply_changes" name="%1$s[ea_apply_changes]" value="1"%2$s> %3$s</label>',
+			esc_attr( MeetBridge_Settings::OPTION ),
+			checked( MeetBridge_Settings::ea_apply_changes(), true, false ),
+			esc_html__( 'Apply changes made in Google Calendar or Zoom', 'meetbridge' )
+		);
+		echo '<p class="description">' . esc_html__( 'When a staff member moves the meeting in Google Calendar or Zoom, the appointment moves too; when MeetBridge cancels a booking because its meeting was deleted (see "When a meeting is deleted"), the appointment is cancelled. Off: such changes are only shown on the MeetBridge bookings page.', 'meetbridge' ) . '</p>';
 	}
 
 	/**

@@ -1,7 +1,8 @@
 <?php
 /**
- * The plugin's options: the service URL, site id, CA bundle, outbox retention and Easy Appointments
- * sync mode (one autoloaded option), the signing secret (its own option, never autoloaded, never
+ * The plugin's options: the service URL, site id, CA bundle, outbox retention, Easy Appointments
+ * sync mode and whether changes made in Google Calendar or Zoom are applied to Easy Appointments
+ * (one autoloaded option), the signing secret (its own option, never autoloaded, never
  * printed back) and the privacy key (random, never autoloaded: it keys the customer hashes and the
  * join-link tokens), with their sanitizers.
  *
@@ -58,6 +59,14 @@ class MeetBridge_Settings {
 	public static function ea_sync_on(): string {
 		$mode = (string) self::value( 'ea_sync', 'confirmed' );
 		return in_array( $mode, self::EA_SYNC_MODES, true ) ? $mode : 'confirmed';
+	}
+
+	/**
+	 * Whether changes staff make in Google Calendar or Zoom move or cancel the Easy Appointments
+	 * appointment (off by default: they are only reported).
+	 */
+	public static function ea_apply_changes(): bool {
+		return true === self::value( 'ea_apply_changes', false );
 	}
 
 	/**
@@ -148,6 +157,9 @@ class MeetBridge_Settings {
 			'retention_days' => isset( $old['retention_days'] ) ? (int) $old['retention_days'] : self::DEFAULT_RETENTION_DAYS,
 			'ea_sync'        => isset( $old['ea_sync'] ) ? (string) $old['ea_sync'] : 'confirmed',
 		);
+		if ( isset( $old['ea_apply_changes'] ) ) {
+			$result['ea_apply_changes'] = true === $old['ea_apply_changes'];
+		}
 
 		$url = isset( $input['service_url'] ) ? trim( sanitize_text_field( (string) $input['service_url'] ) ) : '';
 		if ( '' === $url ) {
@@ -190,6 +202,9 @@ class MeetBridge_Settings {
 			} else {
 				self::error( 'ea_sync', __( 'Choose when Easy Appointments appointments get a meeting.', 'meetbridge' ) );
 			}
+		}
+		if ( array_key_exists( 'ea_apply_changes', $input ) ) {
+			$result['ea_apply_changes'] = in_array( $input['ea_apply_changes'], array( true, 1, '1', 'on' ), true );
 		}
 		return $result;
 	}

@@ -42,49 +42,8 @@ class ChangesTest extends MeetBridge_Test_Case {
 		$this->announced[] = array( $booking_id, $data );
 	}
 
-	public static function post( array $message, ?string $id = null ): WP_REST_Response {
-		$body    = wp_json_encode( $message );
-		$headers = MeetBridge_Signer::headers( self::SECRET, $id ?? MeetBridge_Signer::new_id(), time(), $body );
-		$request = new WP_REST_Request( 'POST', '/meetbridge/v1/results' );
-		$request->set_body( $body );
-		$request->set_header( 'content-type', 'application/json' );
-		foreach ( $headers as $name => $value ) {
-			$request->set_header( $name, $value );
-		}
-		return rest_do_request( $request );
-	}
-
-	/**
-	 * A `booking.changed` message as MeetBridge sends it (the contract's fields).
-	 */
-	public static function changed( array $data = array() ): array {
-		return array(
-			'type'      => 'booking.changed',
-			'timestamp' => gmdate( 'Y-m-d\TH:i:s\Z' ),
-			'data'      => array_merge(
-				array(
-					'booking_id' => '123',
-					'revision'   => 1,
-					'change_id'  => 'chg_AAAAAAAAAAAAAAAAAAAAAA',
-					'sequence'   => 1,
-					'provider'   => 'google',
-					'kind'       => 'moved',
-					'start'      => '2026-12-03T09:00:00Z',
-					'end'        => '2026-12-03T09:30:00Z',
-					'policy'     => 'report',
-					'state'      => 'synced',
-					'resend'     => false,
-					'zoom'       => array( 'meeting_id' => '8123', 'join_url' => 'https://zoom.example/j/1' ),
-					'google'     => array( 'event_id' => 'abc123', 'html_link' => 'https://calendar.example/e/abc123' ),
-					'changed_at' => '2026-12-01T08:00:00Z',
-				),
-				$data
-			),
-		);
-	}
-
 	private function synced( int $revision, string $join = 'https://zoom.example/j/1' ): void {
-		$answer = self::post(
+		$answer = self::post_result(
 			array(
 				'type' => 'booking.synced',
 				'data' => array(
@@ -117,8 +76,8 @@ class ChangesTest extends MeetBridge_Test_Case {
 	public function test_a_move_is_stored_shown_and_announced(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
 		$this->synced( 1 );
-		$message = self::changed( array( 'future_field' => 'ignored' ) );
-		$answer  = self::post( $message );
+		$message = self::changed_result( array( 'future_field' => 'ignored' ) );
+		$answer  = self::post_result( $message );
 		$this->assertSame( 200, $answer->get_status() );
 		$this->assertSame( 'applied', $answer->get_data()['status'] );
 		$row = MeetBridge_Bookings::get( '123' );
@@ -132,22 +91,22 @@ class ChangesTest extends MeetBridge_Test_Case {
 	}
 
 	public function test_a_change_not_newer_than_the_last_applied_is_acknowledged_and_ignored(): void {
-		$this->assertSame( 'applied', self::post( self::changed( array( 'sequence' => 2, 'start' => '2026-12-03T12:00:00Z', 'end' => '2026-12-03T12:30:00Z' ) ) )->get_data()['status'] );
-		$older = self::post( self::changed( array( 'sequence' => 1 ) ) );
+		$this->assertSame( 'applied', self::post_result( self::changed_result( array( 'sequence' => 2, 'start' => '2026-12-03T12:00:00Z', 'end' => '2026-12-03T12:30:00Z' ) ) )->get_data()['status'] );
+		$older = self::post_result( self::changed_result( array( 'sequence' => 1 ) ) );
 		$this->assertSame( 200, $older->get_status() );
 		$this->assertSame( 'ignored', $older->get_data()['status'] );
-		$same = self::post( self::changed( array( 'sequence' => 2, 'kind' => 'deleted', 'start' => null, 'end' => null, 'state' => 'partial' ) ) );
+		$same = self::post_result( self::changed_result( array( 'sequence' => 2, 'kind' => 'deleted', 'start' => null, 'end' => null, 'state' => 'partial' ) ) );
 		$this->assertSame( 'ignored', $same->get_data()['status'] );
 		$row = MeetBridge_Bookings::get( '123' );
 		$this->assertSame( array( '2', 'moved', '2026-12-03T12:00:00Z' ), array( $row['change_sequence'], $row['change_kind'], $row['change_start'] ) );
 		$this->assertCount( 1, $this->announced );
-		$this->assertSame( 'applied', self::post( self::changed( array( 'sequence' => 3, 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'zoom' => null ) ) )->get_data()['status'] );
+		$this->assertSame( 'applied', self::post_result( self::changed_result( array( 'sequence' => 3, 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'zoom' => null ) ) )->get_data()['status'] );
 		$this->assertCount( 2, $this->announced );
 	}
 
 	public function test_a_duplicate_delivery_is_not_applied_twice(): void {
-		self::post( self::changed(), 'msg_change' );
-		$again = self::post( self::changed(), 'msg_change' );
+		self::post_result( self::changed_result(), 'msg_change' );
+		$again = self::post_result( self::changed_result(), 'msg_change' );
 		$this->assertSame( 'duplicate', $again->get_data()['status'] );
 		$this->assertCount( 1, $this->announced );
 	}
@@ -155,7 +114,7 @@ class ChangesTest extends MeetBridge_Test_Case {
 	public function test_the_join_link_follows_the_change(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
 		$this->synced( 1 );
-		self::post( self::changed( array( 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'start' => null, 'end' => null, 'zoom' => null ) ) );
+		self::post_result( self::changed_result( array( 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'start' => null, 'end' => null, 'zoom' => null ) ) );
 		$row = MeetBridge_Bookings::get( '123' );
 		$this->assertNull( $row['join_url'] );
 		$this->assertSame( '', $row['meeting_id'] );
@@ -163,7 +122,7 @@ class ChangesTest extends MeetBridge_Test_Case {
 		$this->assertSame( '', MeetBridge_Bookings::join_link( '123' ) );
 		$this->assertSame( 'Zoom meeting deleted in Zoom — reported', MeetBridge_Changes::describe( $row ) );
 		// A new meeting (policy recreate, after the site sent the booking again and a move).
-		self::post( self::changed( array( 'sequence' => 2, 'zoom' => array( 'meeting_id' => '9999', 'join_url' => 'https://zoom.example/j/new' ) ) ) );
+		self::post_result( self::changed_result( array( 'sequence' => 2, 'zoom' => array( 'meeting_id' => '9999', 'join_url' => 'https://zoom.example/j/new' ) ) ) );
 		$this->assertSame( 'https://zoom.example/j/new', MeetBridge_Bookings::join_link( '123' ) );
 		$this->assertSame( '9999', MeetBridge_Bookings::get( '123' )['meeting_id'] );
 	}
@@ -171,7 +130,7 @@ class ChangesTest extends MeetBridge_Test_Case {
 	public function test_a_cancelled_booking_is_marked_cancelled(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
 		$this->synced( 1 );
-		self::post( self::changed( array( 'kind' => 'deleted', 'provider' => 'google', 'state' => 'cancelled', 'policy' => 'cancel', 'start' => null, 'end' => null, 'zoom' => null, 'google' => null ) ) );
+		self::post_result( self::changed_result( array( 'kind' => 'deleted', 'provider' => 'google', 'state' => 'cancelled', 'policy' => 'cancel', 'start' => null, 'end' => null, 'zoom' => null, 'google' => null ) ) );
 		$row = MeetBridge_Bookings::get( '123' );
 		$this->assertSame( 'cancelled', $row['state'] );
 		$this->assertNull( $row['event_link'] );
@@ -184,7 +143,7 @@ class ChangesTest extends MeetBridge_Test_Case {
 	public function test_a_change_behind_a_newer_result_keeps_the_newer_links(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
 		$this->synced( 3, 'https://zoom.example/j/3' );
-		self::post( self::changed( array( 'revision' => 2, 'zoom' => array( 'meeting_id' => '1', 'join_url' => 'https://zoom.example/j/old' ) ) ) );
+		self::post_result( self::changed_result( array( 'revision' => 2, 'zoom' => array( 'meeting_id' => '1', 'join_url' => 'https://zoom.example/j/old' ) ) ) );
 		$row = MeetBridge_Bookings::get( '123' );
 		$this->assertSame( 'moved', $row['change_kind'], 'the change itself is recorded' );
 		$this->assertSame( 'https://zoom.example/j/3', MeetBridge_Bookings::join_link( '123' ) );
@@ -205,28 +164,28 @@ class ChangesTest extends MeetBridge_Test_Case {
 			array( 'resend' => 'yes' ),
 		);
 		foreach ( $bad as $data ) {
-			$answer = self::post( self::changed( $data ), 'msg_bad' );
+			$answer = self::post_result( self::changed_result( $data ), 'msg_bad' );
 			$this->assertSame( 400, $answer->get_status(), wp_json_encode( $data ) );
 		}
-		$this->assertSame( 400, self::post( array( 'type' => 'booking.changed' ) )->get_status() );
+		$this->assertSame( 400, self::post_result( array( 'type' => 'booking.changed' ) )->get_status() );
 		$this->assertNull( MeetBridge_Bookings::get( '123' ) );
 		$this->assertSame( array(), $this->announced );
 		// The id of a refused delivery is not remembered: the corrected one applies.
-		$this->assertSame( 'applied', self::post( self::changed(), 'msg_bad' )->get_data()['status'] );
+		$this->assertSame( 'applied', self::post_result( self::changed_result(), 'msg_bad' )->get_data()['status'] );
 	}
 
 	public function test_deleted_needs_no_times(): void {
-		$message = self::changed( array( 'kind' => 'deleted', 'state' => 'partial' ) );
+		$message = self::changed_result( array( 'kind' => 'deleted', 'state' => 'partial' ) );
 		unset( $message['data']['start'], $message['data']['end'] );
-		$this->assertSame( 'applied', self::post( $message )->get_data()['status'] );
+		$this->assertSame( 'applied', self::post_result( $message )->get_data()['status'] );
 		$this->assertSame( '', MeetBridge_Bookings::get( '123' )['change_start'] );
 	}
 
 	public function test_the_bookings_page_shows_the_change_and_the_notice_until_seen(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
 		do_action( 'meetbridge_booking_created', $this->booking( array( 'id' => 'ea-5', 'title' => 'Tax advice' ) ) );
-		self::post( self::changed() );
-		self::post( self::changed( array( 'booking_id' => 'ea-5', 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'zoom' => null ) ) );
+		self::post_result( self::changed_result() );
+		self::post_result( self::changed_result( array( 'booking_id' => 'ea-5', 'kind' => 'deleted', 'provider' => 'zoom', 'state' => 'partial', 'zoom' => null ) ) );
 		$notice = $this->admin_notices();
 		$this->assertStringContainsString( 'meetbridge-changes', $notice );
 		$this->assertStringContainsString( 'Moved in Google Calendar to 3 Dec 10:00–10:30 (site time)', $notice );
@@ -254,12 +213,12 @@ class ChangesTest extends MeetBridge_Test_Case {
 		$this->assertStringNotContainsString( 'meetbridge-changes', $this->admin_notices(), 'seen on the bookings page' );
 		$this->assertStringNotContainsString( '(new)', $this->bookings_page() );
 		// A newer change is new again.
-		self::post( self::changed( array( 'sequence' => 2, 'start' => '2026-12-04T09:00:00Z', 'end' => '2026-12-04T09:30:00Z' ) ) );
+		self::post_result( self::changed_result( array( 'sequence' => 2, 'start' => '2026-12-04T09:00:00Z', 'end' => '2026-12-04T09:30:00Z' ) ) );
 		$this->assertStringContainsString( 'Moved in Google Calendar to 4 Dec 10:00–10:30 (site time)', $this->admin_notices() );
 	}
 
 	public function test_the_changes_seen_action_checks_capability_and_nonce(): void {
-		self::post( self::changed() );
+		self::post_result( self::changed_result() );
 		wp_set_current_user( 0 );
 		$_POST = array( 'booking_ids' => array( '123' ) );
 		add_filter( 'wp_die_handler', array( $this, 'die_handler' ) );
@@ -294,12 +253,12 @@ class ChangesTest extends MeetBridge_Test_Case {
 		$this->assertSame( 'Intro call', $row['title'] );
 		$this->assertSame( array( '0', '', '1' ), array( $row['change_sequence'], $row['change_kind'], $row['change_seen'] ) );
 		$this->assertSame( array(), MeetBridge_Bookings::unseen_changes() );
-		$this->assertSame( 'applied', self::post( self::changed() )->get_data()['status'] );
+		$this->assertSame( 'applied', self::post_result( self::changed_result() )->get_data()['status'] );
 	}
 
 	public function test_privacy_export_shows_the_change_and_scrub_drops_its_times(): void {
 		do_action( 'meetbridge_booking_created', $this->booking() );
-		self::post( self::changed() );
+		self::post_result( self::changed_result() );
 		update_option( MeetBridge_Settings::OPTION, array( 'service_url' => '', 'site_id' => '' ) ); // Nothing asked of MeetBridge.
 		$export = MeetBridge_Privacy::export( 'cus@example.com', 1 );
 		$pairs  = array_column( $export['data'][0]['data'], 'value', 'name' );
