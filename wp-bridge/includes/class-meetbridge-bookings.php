@@ -177,6 +177,7 @@ class MeetBridge_Bookings {
 	 * Store a change a staff member made in Google Calendar or Zoom (MeetBridge_Changes::validate()'s
 	 * shape), unless a change with the same or a higher sequence was stored already. The links follow
 	 * the change (`zoom` or `google` null: gone) unless a result for a newer revision was applied since.
+	 * The start stays the one this site sent: the booking's own time until its plugin moves it.
 	 *
 	 * @param array $change Validated change.
 	 * @return bool Whether it was stored (false: an older or repeated change, ignored).
@@ -209,10 +210,6 @@ class MeetBridge_Bookings {
 		}
 		$sets   = array( 'state = %s' );
 		$values = array( 'cancelled' === $change['state'] ? 'cancelled' : 'synced' );
-		if ( 'moved' === $change['kind'] ) {
-			$sets[]   = 'starts_at = %s';
-			$values[] = wp_date( DATE_RFC3339, (int) strtotime( (string) $change['start'] ) );
-		}
 		if ( array_key_exists( 'zoom', $change ) ) {
 			$zoom     = $change['zoom'];
 			$sets[]   = null === $zoom ? 'join_url = NULL' : 'join_url = %s';
