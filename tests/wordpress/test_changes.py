@@ -220,3 +220,32 @@ def test_a_resend_sends_the_booking_again(world):
     settled(world, f"ea-{c_id}", "synced", 2)  # sent again as booking.updated, revision 2, and synced
     assert row(world, f"ea-{c_id}")["change_state"] == "recreating"
     assert world.wp.plugin_log_lines() == []
+
+
+def test_the_delete_policy_is_saved_at_meetbridge_from_the_settings_page(world):
+    """The settings page PUTs `{"external_delete": …}` to MeetBridge's signed settings route. The
+    setting itself is the service half of issue 18 (service/sites/site_settings): until that is merged,
+    MeetBridge accepts the signed request and refuses the unknown setting (422), and the page says so
+    and keeps "report"; once merged, MeetBridge stores the choice."""
+    from service.sites import site_settings
+
+    merged = "external_delete" in site_settings.DEFAULTS
+    export = f"/v1/sites/{world.site['site_id']}/export"
+    cancel = "Cancel the booking: MeetBridge deletes the other item too"
+    with browser.page(width=1100, height=900) as page:
+        admin_flow.log_in(world, page)
+        page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge-settings")
+        page.get_by_label(cancel).check()
+        page.get_by_role("button", name="Save settings").click()
+        if merged:
+            page.get_by_text("Settings saved.").wait_for()
+            assert page.get_by_label(cancel).is_checked()
+        else:  # WordPress shows the error instead of "Settings saved."
+            page.get_by_text("MeetBridge did not save what happens when a meeting is deleted").wait_for()
+            assert "HTTP 422 invalid_settings unknown setting 'external_delete'" in page.content()
+            assert not page.get_by_label(cancel).is_checked()
+        page.screenshot(path=str(SHOTS / "changes-5-delete-policy.png"), full_page=True)
+    settings = world.linker.signed("GET", export).json()["settings"]
+    assert settings.get("external_delete") == ("cancel" if merged else None)
+    kept = world.wp.php("return MeetBridge_Settings::external_delete();")
+    assert kept == ("cancel" if merged else "report")
