@@ -299,9 +299,9 @@ class MeetBridge_Bookings {
 	}
 
 	/**
-	 * Drop what a booking row says about the appointment (title, times, links, error, the times of the
-	 * last change in Google Calendar or Zoom) and keep only what a
-	 * later erasure needs: its id, revision, staff id and customer hash.
+	 * Drop what a booking row says about the appointment (title, start, links, error, the times of the
+	 * last change in Google Calendar or Zoom) and keep only what a later erasure needs: its id,
+	 * revision, staff id and customer hash.
 	 *
 	 * @param string $booking_id Booking id.
 	 */
