@@ -3,7 +3,8 @@
 Starts a throwaway MeetBridge stack next to a real WordPress (tests/wordpress), then drives Debian's
 Chromium through what a site admin does: the settings page after "Test connection", the staff
 accounts page, MeetBridge's connect screen (naming the staff member), the sandbox's Zoom consent,
-"Connected", the MeetBridge bookings page once a booking has synced, the settings for the CA bundle,
+"Connected", the MeetBridge bookings page once a booking has synced, the admin notice and the
+bookings page row after a staff member moved that booking in Google Calendar, the settings for the CA bundle,
 retention and Easy Appointments, WordPress's privacy tools with MeetBridge's eraser (MeetBridge down,
 so it reports what it could not do) and exporter, the suggested privacy-policy text, and the
 customer's join page. Needs the packages named in .ci/run.
@@ -76,6 +77,43 @@ def _shoot(world) -> None:
         )
         page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge")
         _save(page, "wp-6-bookings")
+        _shoot_change(world, page)
+
+
+def _shoot_change(world, page) -> None:
+    """A staff member moved booking 1042 in Google Calendar: MeetBridge's signed `booking.changed`
+    (queued and delivered by the stack as every result), the admin notice, the bookings page row."""
+    synced = world.wp.php("return MeetBridge_Bookings::get( '1042' );")
+    world.send_result(
+        "booking.changed",
+        {
+            "booking_id": "1042",
+            "revision": int(synced["result_revision"]),
+            "change_id": "chg_" + "S" * 22,
+            "sequence": 1,
+            "provider": "google",
+            "kind": "moved",
+            "start": "2026-12-03T09:00:00Z",
+            "end": "2026-12-03T09:30:00Z",
+            "policy": "report",
+            "state": "synced",
+            "resend": False,
+            "zoom": {"meeting_id": synced["meeting_id"], "join_url": synced["join_url"]},
+            "google": {"event_id": synced["event_id"], "html_link": synced["event_link"]},
+            "changed_at": "2026-11-30T12:00:00Z",
+        },
+    )
+    processes.wait_for(
+        lambda: world.wp.php("return MeetBridge_Bookings::get( '1042' )['change_kind'];") == "moved",
+        timeout=60,
+        interval=0.3,
+        what="booking 1042 changed",
+    )
+    page.goto(world.wp.url + "/wp-admin/")
+    page.locator(".notice.meetbridge-changes").wait_for()
+    _save(page, "wp-12-change-notice")
+    page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge#meetbridge-booking-1042")
+    _save(page, "wp-13-bookings-changed")
 
 
 def _book(world, booking_id: str, start: str, email: str, name: str) -> None:

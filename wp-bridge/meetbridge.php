@@ -33,6 +33,7 @@ require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-outbox.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-maintenance.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-booking-api.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-results.php';
+require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-changes.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-relink.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-connection-check.php';
 require_once MEETBRIDGE_DIR . 'includes/class-meetbridge-availability.php';

@@ -23,12 +23,40 @@ class World:
     sandbox: Sandbox
     linker: Linker
 
+    def send_result(self, event_type: str, data: dict) -> str:
+        """Have MeetBridge send the site a result as it sends every result: queued with
+        `service.sites.results.enqueue_result` (sealed in the job), then signed with the site's secret
+        and posted to the plugin's results route by the stack's RQ worker, retried until acknowledged.
+        Returns the webhook-id."""
+        argv = [str(processes.BIN / "python"), "-c", _SEND_RESULT, self.site["site_id"], event_type]
+        done = subprocess.run(
+            [*argv, json.dumps(data)],
+            env=self.stack.env,
+            cwd=processes.ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
     def stop(self) -> None:
         for step in (self.wp.stop, self.stack.stop, self.redis.stop):
             try:
                 step()
             except Exception:  # noqa: BLE001,S112 - stop everything even if one part fails
                 continue
+
+
+_SEND_RESULT = """
+import json, sys
+from service import create_app
+from service.sites import results
+from service.storage import redis_client
+site_id, event_type, data = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+booking_id = data.get("booking_id")
+with create_app().app_context():
+    print(results.enqueue_result(redis_client.get(), site_id, event_type, data, booking_id=booking_id))
+"""
 
 
 def sites_create(stack: processes.Stack, name: str, url: str) -> dict:

@@ -315,6 +315,7 @@ def test_admin_in_a_browser_saves_settings_and_connects_zoom(world):
                 "ca_bundle": str(world.wp.ca_bundle),
                 "retention_days": 7,
                 "ea_sync": "confirmed",
+                "ea_apply_changes": False,
             },
             world.site["secret"],
         ]

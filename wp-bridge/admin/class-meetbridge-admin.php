@@ -1,7 +1,8 @@
 <?php
 /**
  * The admin side: menus, the admin-post actions (each checks the capability, then the nonce),
- * one-shot messages after a redirect, and the needs-relink notice.
+ * one-shot messages after a redirect, the needs-relink notice, and the notice of changes staff made in
+ * Google Calendar or Zoom that no admin has seen yet.
  *
  * @package MeetBridge
  */
@@ -28,6 +29,7 @@ class MeetBridge_Admin {
 		add_action( 'admin_post_meetbridge_connect', array( __CLASS__, 'action_connect' ) );
 		add_action( 'admin_post_meetbridge_disconnect', array( __CLASS__, 'action_disconnect' ) );
 		add_action( 'admin_post_meetbridge_retry', array( __CLASS__, 'action_retry' ) );
+		add_action( 'admin_post_meetbridge_changes_seen', array( __CLASS__, 'action_changes_seen' ) );
 	}
 
 	/**
@@ -106,6 +108,45 @@ class MeetBridge_Admin {
 			echo '</p></div>';
 		}
 		self::availability_notices();
+		self::change_notices();
+	}
+
+	/**
+	 * Changes staff made in Google Calendar or Zoom that no admin has seen yet (the bookings page shows
+	 * them, and counts as seeing them; "Mark as seen" dismisses the notice).
+	 */
+	private static function change_notices(): void {
+		$page = isset( $_GET['page'] ) ? sanitize_key( wp_unslash( $_GET['page'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification.Recommended -- only chooses what to show.
+		$rows = 'meetbridge' === $page ? array() : MeetBridge_Bookings::unseen_changes( 6 );
+		if ( array() === $rows ) {
+			return;
+		}
+		echo '<div class="notice notice-warning is-dismissible meetbridge-changes"><p>' . esc_html__( 'Staff changed bookings in Google Calendar or Zoom:', 'meetbridge' ) . '</p><ul>';
+		foreach ( array_slice( $rows, 0, 5 ) as $row ) {
+			$label = '' !== (string) $row['title'] ? $row['title'] . ' (' . $row['booking_id'] . ')' : $row['booking_id'];
+			echo '<li><a href="' . esc_url( MeetBridge_Bookings_Page::url( (string) $row['booking_id'] ) ) . '">' . esc_html( $label ) . '</a>: ' . esc_html( MeetBridge_Changes::describe( $row ) ) . '</li>';
+		}
+		echo '</ul><form method="post" action="' . esc_url( admin_url( 'admin-post.php' ) ) . '"><p>';
+		if ( count( $rows ) > 5 ) {
+			echo '<a href="' . esc_url( self::page_url( 'meetbridge' ) ) . '">' . esc_html__( 'More on the bookings page', 'meetbridge' ) . '</a> ';
+		}
+		echo '<input type="hidden" name="action" value="meetbridge_changes_seen">';
+		foreach ( array_slice( $rows, 0, 5 ) as $row ) {
+			echo '<input type="hidden" name="booking_ids[]" value="' . esc_attr( $row['booking_id'] ) . '">';
+		}
+		wp_nonce_field( 'meetbridge_changes_seen' );
+		echo '<button type="submit" class="button">' . esc_html__( 'Mark as seen', 'meetbridge' ) . '</button></p></form></div>';
+	}
+
+	/**
+	 * Action: the changes listed in the notice were seen.
+	 */
+	public static function action_changes_seen(): void {
+		self::guard( 'meetbridge_changes_seen' );
+		$ids = isset( $_POST['booking_ids'] ) && is_array( $_POST['booking_ids'] ) ? array_map( 'sanitize_text_field', wp_unslash( $_POST['booking_ids'] ) ) : array(); // phpcs:ignore WordPress.Security.NonceVerification.Missing -- checked in guard().
+		MeetBridge_Bookings::mark_changes_seen( $ids );
+		wp_safe_redirect( wp_get_referer() ? wp_get_referer() : admin_url() );
+		exit;
 	}
 
 	/**

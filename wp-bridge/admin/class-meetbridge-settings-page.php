@@ -1,7 +1,9 @@
 <?php
 /**
- * MeetBridge → Settings: service URL, site id, secret, CA bundle, outbox retention, when Easy
- * Appointments appointments get a meeting (Settings API), and "Test connection".
+ * MeetBridge → Settings: service URL, site id, secret, CA bundle, outbox retention, what MeetBridge
+ * does when a meeting is deleted in Google Calendar or Zoom (saved at MeetBridge), when Easy
+ * Appointments appointments get a meeting and whether changes made in Google Calendar or Zoom move or
+ * cancel them (Settings API), and "Test connection".
  *
  * @package MeetBridge
  */
@@ -29,11 +31,13 @@ class MeetBridge_Settings_Page {
 				'type'              => 'array',
 				'sanitize_callback' => array( 'MeetBridge_Settings', 'sanitize_settings' ),
 				'default'           => array(
-					'service_url'    => '',
-					'site_id'        => '',
-					'ca_bundle'      => '',
-					'retention_days' => MeetBridge_Settings::DEFAULT_RETENTION_DAYS,
-					'ea_sync'        => 'confirmed',
+					'service_url'      => '',
+					'site_id'          => '',
+					'ca_bundle'        => '',
+					'retention_days'   => MeetBridge_Settings::DEFAULT_RETENTION_DAYS,
+					'ea_sync'          => 'confirmed',
+					'ea_apply_changes' => false,
+					'external_delete'  => 'report',
 				),
 			)
 		);
@@ -53,8 +57,11 @@ class MeetBridge_Settings_Page {
 		add_settings_field( 'meetbridge_ca_bundle', __( 'CA bundle', 'meetbridge' ), array( __CLASS__, 'field_ca_bundle' ), self::PAGE, 'meetbridge_service', array( 'label_for' => 'meetbridge_ca_bundle' ) );
 		add_settings_section( 'meetbridge_privacy', __( 'Privacy', 'meetbridge' ), array( __CLASS__, 'privacy_intro' ), self::PAGE );
 		add_settings_field( 'meetbridge_retention_days', __( 'Keep sent events', 'meetbridge' ), array( __CLASS__, 'field_retention_days' ), self::PAGE, 'meetbridge_privacy', array( 'label_for' => 'meetbridge_retention_days' ) );
+		add_settings_section( 'meetbridge_changes', __( 'Changes made in Google Calendar or Zoom', 'meetbridge' ), array( __CLASS__, 'changes_intro' ), self::PAGE );
+		add_settings_field( 'meetbridge_external_delete', __( 'When a meeting is deleted in Google Calendar or Zoom', 'meetbridge' ), array( __CLASS__, 'field_external_delete' ), self::PAGE, 'meetbridge_changes' );
 		add_settings_section( 'meetbridge_ea', __( 'Easy Appointments', 'meetbridge' ), '__return_null', self::PAGE );
 		add_settings_field( 'meetbridge_ea_sync', __( 'Create meetings for', 'meetbridge' ), array( __CLASS__, 'field_ea_sync' ), self::PAGE, 'meetbridge_ea' );
+		add_settings_field( 'meetbridge_ea_apply_changes', __( 'Changes in Google Calendar or Zoom', 'meetbridge' ), array( __CLASS__, 'field_ea_apply_changes' ), self::PAGE, 'meetbridge_ea', array( 'label_for' => 'meetbridge_ea_apply_changes' ) );
 	}
 
 	/**
@@ -111,6 +118,48 @@ class MeetBridge_Settings_Page {
 			);
 		}
 		echo '<p class="description">' . esc_html__( 'Easy Appointments gives new bookings the status "pending" unless set otherwise. With "confirmed only", an appointment put back to pending, cancelled, abandoned or deleted has its meeting cancelled.', 'meetbridge' ) . '</p></fieldset>';
+	}
+
+	/**
+	 * Changes section text.
+	 */
+	public static function changes_intro(): void {
+		echo '<p>' . esc_html__( 'When a staff member moves a booking\'s event in Google Calendar or its meeting in Zoom, MeetBridge moves the other one to match and tells this site: the MeetBridge bookings page and a notice show it, and the action meetbridge_booking_changed lets themes and plugins react.', 'meetbridge' ) . '</p>';
+	}
+
+	/**
+	 * The delete policy (saved at MeetBridge).
+	 */
+	public static function field_external_delete(): void {
+		$choices = array(
+			'report'   => __( 'Report it (recommended): the booking and the other item stay; you decide what to do', 'meetbridge' ),
+			'cancel'   => __( 'Cancel the booking: MeetBridge deletes the other item too', 'meetbridge' ),
+			'recreate' => __( 'Recreate it: this site sends the booking again and MeetBridge makes the missing meeting or event anew', 'meetbridge' ),
+		);
+		echo '<fieldset>';
+		foreach ( $choices as $value => $label ) {
+			printf(
+				'<label><input type="radio" name="%s[external_delete]" value="%s"%s> %s</label><br>',
+				esc_attr( MeetBridge_Settings::OPTION ),
+				esc_attr( $value ),
+				checked( MeetBridge_Settings::external_delete(), $value, false ),
+				esc_html( $label )
+			);
+		}
+		echo '<p class="description">' . esc_html__( 'Saved at MeetBridge, which applies it when it learns of the delete. A cancelled booking cancels the Easy Appointments appointment only when "Apply changes made in Google Calendar or Zoom" is on (below).', 'meetbridge' ) . '</p></fieldset>';
+	}
+
+	/**
+	 * Whether changes made in Google Calendar or Zoom are applied to Easy Appointments.
+	 */
+	public static function field_ea_apply_changes(): void {
+		printf(
+			'<input type="hidden" name="%1$s[ea_apply_changes]" value="0"><label><input type="checkbox" id="meetbridge_ea_apply_changes" name="%1$s[ea_apply_changes]" value="1"%2$s> %3$s</label>',
+			esc_attr( MeetBridge_Settings::OPTION ),
+			checked( MeetBridge_Settings::ea_apply_changes(), true, false ),
+			esc_html__( 'Apply changes made in Google Calendar or Zoom', 'meetbridge' )
+		);
+		echo '<p class="description">' . esc_html__( 'When a staff member moves the meeting in Google Calendar or Zoom, the appointment moves too; when MeetBridge cancels a booking because its meeting was deleted (see "When a meeting is deleted"), the appointment is cancelled. Off: such changes are only shown on the MeetBridge bookings page.', 'meetbridge' ) . '</p>';
 	}
 
 	/**

@@ -2,8 +2,10 @@
 /**
  * What this site knows about each booking: the last revision it assigned and the last event sent,
  * the sync state, the Zoom join link and the Google event link MeetBridge reported, the last error,
- * and a keyed hash of the customer's e-mail (MeetBridge_Settings::customer_hash(), never the address)
- * so the privacy tools can find a customer's bookings.
+ * a keyed hash of the customer's e-mail (MeetBridge_Settings::customer_hash(), never the address)
+ * so the privacy tools can find a customer's bookings, and the latest change a staff member made to
+ * the meeting in Google Calendar or Zoom (`booking.changed`: kind, provider, new times, state,
+ * sequence, when, whether an admin has seen it; nothing personal).
  *
  * @package MeetBridge
  */
@@ -172,6 +174,93 @@ class MeetBridge_Bookings {
 	}
 
 	/**
+	 * Store a change a staff member made in Google Calendar or Zoom (MeetBridge_Changes::validate()'s
+	 * shape), unless a change with the same or a higher sequence was stored already. The links follow
+	 * the change (`zoom` or `google` null: gone) unless a result for a newer revision was applied since.
+	 * The start stays the one this site sent: the booking's own time until its plugin moves it.
+	 *
+	 * @param array $change Validated change.
+	 * @return bool Whether it was stored (false: an older or repeated change, ignored).
+	 */
+	public static function apply_change( array $change ): bool {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		$id    = (string) $change['booking_id'];
+		$now   = time();
+		// phpcs:disable WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$table} (booking_id, revision, state, updated_at) VALUES (%s, %d, 'synced', %d)", $id, (int) $change['revision'], $now ) );
+		$stored = $wpdb->query(
+			$wpdb->prepare(
+				"UPDATE {$table} SET change_sequence = %d, change_kind = %s, change_provider = %s, change_start = %s, change_end = %s, change_state = %s, change_at = %d, change_seen = 0, updated_at = %d WHERE booking_id = %s AND change_sequence < %d",
+				(int) $change['sequence'],
+				(string) $change['kind'],
+				(string) $change['provider'],
+				(string) $change['start'],
+				(string) $change['end'],
+				(string) $change['state'],
+				(int) $change['changed_at'],
+				$now,
+				$id,
+				(int) $change['sequence']
+			)
+		);
+		if ( false === $stored || $stored < 1 ) {
+			// phpcs:enable
+			return false;
+		}
+		$sets   = array( 'state = %s' );
+		$values = array( 'cancelled' === $change['state'] ? 'cancelled' : 'synced' );
+		if ( array_key_exists( 'zoom', $change ) ) {
+			$zoom     = $change['zoom'];
+			$sets[]   = null === $zoom ? 'join_url = NULL' : 'join_url = %s';
+			$sets[]   = 'meeting_id = %s';
+			$values   = null === $zoom ? $values : array_merge( $values, array( esc_url_raw( (string) ( $zoom['join_url'] ?? '' ), array( 'https', 'http' ) ) ) );
+			$values[] = null === $zoom ? '' : (string) ( $zoom['meeting_id'] ?? '' );
+		}
+		if ( array_key_exists( 'google', $change ) ) {
+			$google   = $change['google'];
+			$sets[]   = null === $google ? 'event_link = NULL' : 'event_link = %s';
+			$sets[]   = 'event_id = %s';
+			$values   = null === $google ? $values : array_merge( $values, array( esc_url_raw( (string) ( $google['html_link'] ?? '' ), array( 'https', 'http' ) ) ) );
+			$values[] = null === $google ? '' : (string) ( $google['event_id'] ?? '' );
+		}
+		$values[] = $id;
+		$values[] = (int) $change['revision'];
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET " . implode( ', ', $sets ) . ' WHERE booking_id = %s AND result_revision <= %d', $values ) ); // phpcs:ignore WordPress.DB.PreparedSQL
+		// phpcs:enable
+		return true;
+	}
+
+	/**
+	 * Bookings with a change an admin has not seen yet, newest first.
+	 *
+	 * @param int $limit How many.
+	 * @return array<int, array>
+	 */
+	public static function unseen_changes( int $limit = 10 ): array {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		return (array) $wpdb->get_results( $wpdb->prepare( "SELECT * FROM {$table} WHERE change_seen = 0 ORDER BY change_at DESC, booking_id LIMIT %d", $limit ), ARRAY_A ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+	}
+
+	/**
+	 * Mark changes as seen by an admin: those of the given bookings, or all.
+	 *
+	 * @param string[]|null $booking_ids Booking ids (null: every booking).
+	 */
+	public static function mark_changes_seen( ?array $booking_ids = null ): void {
+		global $wpdb;
+		$table = MeetBridge_Schema::tables()['bookings'];
+		if ( null === $booking_ids ) {
+			$wpdb->query( "UPDATE {$table} SET change_seen = 1 WHERE change_seen = 0" ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+			return;
+		}
+		foreach ( $booking_ids as $booking_id ) {
+			$wpdb->update( $table, array( 'change_seen' => 1 ), array( 'booking_id' => (string) $booking_id ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		}
+	}
+
+	/**
 	 * The join link of a booking, or ''.
 	 *
 	 * @param string $booking_id Booking id.
@@ -210,14 +299,15 @@ class MeetBridge_Bookings {
 	}
 
 	/**
-	 * Drop what a booking row says about the appointment (title, links, error) and keep only what a
-	 * later erasure needs: its id, revision, staff id and customer hash.
+	 * Drop what a booking row says about the appointment (title, start, links, error, the times of the
+	 * last change in Google Calendar or Zoom) and keep only what a later erasure needs: its id,
+	 * revision, staff id and customer hash.
 	 *
 	 * @param string $booking_id Booking id.
 	 */
 	public static function scrub( string $booking_id ): void {
 		global $wpdb;
 		$table = MeetBridge_Schema::tables()['bookings'];
-		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET title = '', starts_at = '', join_url = NULL, event_link = NULL, last_error = NULL, updated_at = %d WHERE booking_id = %s", time(), $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
+		$wpdb->query( $wpdb->prepare( "UPDATE {$table} SET title = '', starts_at = '', join_url = NULL, event_link = NULL, last_error = NULL, change_start = '', change_end = '', change_seen = 1, updated_at = %d WHERE booking_id = %s", time(), $booking_id ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared,WordPress.DB.DirectDatabaseQuery
 	}
 }

@@ -193,6 +193,17 @@ class MeetBridge_Client {
 	}
 
 	/**
+	 * Change the site's settings at MeetBridge (`PUT {site}/settings`, signed over the JSON body), e.g.
+	 * `array( 'external_delete' => 'cancel' )`; a 422 names the bad setting.
+	 *
+	 * @param array $settings Settings to change.
+	 * @return array See request().
+	 */
+	public function put_settings( array $settings ): array {
+		return $this->request( 'PUT', $this->site_path() . '/settings', (string) wp_json_encode( $settings ) );
+	}
+
+	/**
 	 * One signed request.
 	 *
 	 * @param string      $method     HTTP method.

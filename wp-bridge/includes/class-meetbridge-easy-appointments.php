@@ -25,6 +25,15 @@
  * `#meetbridge_join_link#` / `#meetbridge_join_url#` tags.
  * Filters: `meetbridge_ea_video` ('zoom'), `meetbridge_ea_staff_id`, `meetbridge_ea_booking`.
  *
+ * Changes staff make in Google Calendar or Zoom (`meetbridge_booking_changed`): when the site opts in
+ * (MeetBridge → Settings → Easy Appointments, off by default) a moved meeting moves the appointment
+ * (its date, start, end and end date in the site's time zone) and a booking MeetBridge cancelled
+ * (state `cancelled`, the site's delete policy "cancel") gets Easy Appointments' status `canceled`;
+ * then `easy_ea_edit_app( $id )` fires as after an admin edit, so this adapter sends the appointment as
+ * usual (`booking.updated` with the times of the change: MeetBridge finds nothing to write, no loop; or
+ * `booking.cancelled`). Otherwise the change is only reported. When MeetBridge asks for the booking
+ * again (`meetbridge_booking_resend`, delete policy "recreate") the appointment is sent again.
+ *
  * Busy slots: Easy Appointments applies no filter to the free slots it lists, so a slot the worker is
  * busy in (their Google Calendar) still shows; reserving it is refused through its
  * `easy_ea_can_make_reservation` filter (`ea_can_make_reservation` before 3.12), see
@@ -67,6 +76,8 @@ class MeetBridge_Easy_Appointments {
 		foreach ( array( 'easy_ea_can_make_reservation', 'ea_can_make_reservation' ) as $hook ) {
 			add_filter( $hook, array( __CLASS__, 'check_reservation' ), 20, 2 );
 		}
+		add_action( 'meetbridge_booking_changed', array( __CLASS__, 'on_changed' ), 10, 2 );
+		add_action( 'meetbridge_booking_resend', array( __CLASS__, 'on_resend' ), 10, 1 );
 		MeetBridge_EA_Watch::init();
 		MeetBridge_EA_Mail::init();
 	}
@@ -90,6 +101,80 @@ class MeetBridge_Easy_Appointments {
 	 */
 	public static function on_edit( $id ): void {
 		self::sync( (int) $id, array() );
+	}
+
+	/**
+	 * `meetbridge_booking_changed`: apply a change made in Google Calendar or Zoom to the appointment,
+	 * when the site opted in (see the file comment).
+	 *
+	 * @param mixed $booking_id Booking id.
+	 * @param mixed $data       The `booking.changed` data.
+	 * @return bool Whether the appointment was changed.
+	 */
+	public static function on_changed( $booking_id, $data = array() ): bool {
+		global $wpdb;
+		if ( ! MeetBridge_Settings::ea_apply_changes() || ! is_array( $data ) || ! preg_match( '/^ea-(\d+)$/', (string) $booking_id, $match ) ) {
+			return false;
+		}
+		$id  = (int) $match[1];
+		$app = self::load( $id );
+		if ( ! isset( $app['status'] ) || ! in_array( strtolower( (string) $app['status'] ), self::ACTIVE, true ) ) {
+			return false; // Gone, cancelled or abandoned already: nothing to move or cancel.
+		}
+		if ( 'cancelled' === ( $data['state'] ?? '' ) ) {
+			$changes = array( 'status' => 'canceled' );
+		} elseif ( 'moved' === ( $data['kind'] ?? '' ) ) {
+			$changes = self::times( (string) ( $data['start'] ?? '' ), (string) ( $data['end'] ?? '' ) );
+			if ( null === $changes ) {
+				return false;
+			}
+			$same = ( $app['date'] ?? '' ) === $changes['date'] && ( $app['start'] ?? '' ) === $changes['start'] && ( $app['end'] ?? '' ) === $changes['end']
+				&& in_array( (string) ( $app['end_date'] ?? '' ), array( '', $changes['end_date'] ), true );
+			if ( $same ) {
+				return false; // Already at these times (the change came from this site, or was applied).
+			}
+		} else {
+			return false;
+		}
+		$wpdb->update( $wpdb->prefix . 'ea_appointments', $changes, array( 'id' => $id ) ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
+		/** This action is documented in Easy Appointments (fired after an admin edited an appointment). */
+		do_action( 'easy_ea_edit_app', (string) $id );
+		return true;
+	}
+
+	/**
+	 * An appointment's date, start, end and end date (site time) for a start and end in RFC 3339, or null.
+	 *
+	 * @param string $start Start.
+	 * @param string $end   End.
+	 * @return array{date: string, start: string, end: string, end_date: string}|null
+	 */
+	public static function times( string $start, string $end ): ?array {
+		$zone = wp_timezone();
+		$from = preg_match( MeetBridge_Booking_API::TIME, $start ) ? date_create_immutable( $start ) : false;
+		$to   = preg_match( MeetBridge_Booking_API::TIME, $end ) ? date_create_immutable( $end ) : false;
+		if ( ! $from || ! $to || $to <= $from ) {
+			return null;
+		}
+		$from = $from->setTimezone( $zone );
+		$to   = $to->setTimezone( $zone );
+		return array(
+			'date'     => $from->format( 'Y-m-d' ),
+			'start'    => $from->format( 'H:i:s' ),
+			'end'      => $to->format( 'H:i:s' ),
+			'end_date' => $to->format( 'Y-m-d' ),
+		);
+	}
+
+	/**
+	 * `meetbridge_booking_resend`: MeetBridge asks for the appointment again; send its current state.
+	 *
+	 * @param mixed $booking_id Booking id.
+	 */
+	public static function on_resend( $booking_id ): void {
+		if ( preg_match( '/^ea-(\d+)$/', (string) $booking_id, $match ) ) {
+			self::sync( (int) $match[1], array() );
+		}
 	}
 
 	/**

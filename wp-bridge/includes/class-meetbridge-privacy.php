@@ -116,6 +116,7 @@ class MeetBridge_Privacy {
 			__( 'Zoom meeting', 'meetbridge' )                 => (string) $row['meeting_id'],
 			__( 'Join link', 'meetbridge' )                    => (string) $row['join_url'],
 			__( 'Calendar event link', 'meetbridge' )          => (string) $row['event_link'],
+			__( 'Changed in Google Calendar or Zoom', 'meetbridge' ) => MeetBridge_Changes::describe( $row ),
 			__( 'Events waiting to be sent', 'meetbridge' )    => (string) MeetBridge_Outbox::pending_count( (string) $row['booking_id'] ),
 		);
 		return self::pairs( $pairs );

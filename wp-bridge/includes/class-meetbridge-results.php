@@ -78,11 +78,17 @@ class MeetBridge_Results {
 		if ( ! is_array( $message ) || ! isset( $message['type'] ) || ! is_string( $message['type'] ) ) {
 			return new WP_Error( 'meetbridge_bad_body', 'the body must be a JSON object with a type', array( 'status' => 400 ) );
 		}
+		$data = isset( $message['data'] ) && is_array( $message['data'] ) ? $message['data'] : array();
+		if ( 'booking.changed' === $message['type'] ) {
+			$change = MeetBridge_Changes::validate( $data );
+			if ( is_wp_error( $change ) ) {
+				return $change;
+			}
+		}
 		$webhook_id = (string) $request->get_header( 'webhook-id' );
 		if ( ! self::remember( $webhook_id ) ) {
 			return new WP_REST_Response( array( 'status' => 'duplicate' ), 200 );
 		}
-		$data = isset( $message['data'] ) && is_array( $message['data'] ) ? $message['data'] : array();
 		try {
 			$applied = self::apply( $message['type'], $data );
 		} catch ( Throwable $e ) {
@@ -112,6 +118,8 @@ class MeetBridge_Results {
 					isset( $data['staff_id'] ) ? (string) $data['staff_id'] : '',
 					isset( $data['reason'] ) ? (string) $data['reason'] : ''
 				);
+			case 'booking.changed':
+				return MeetBridge_Changes::apply( $data );
 			default:
 				return false;
 		}

@@ -1,7 +1,8 @@
 <?php
 /**
  * The plugin's three tables: bookings (sync state, links, a keyed hash of the customer's e-mail for
- * the privacy tools, the last event sent), outbox (signed events to send; a body is kept only until
+ * the privacy tools, the last event sent, the latest change a staff member made in Google Calendar or
+ * Zoom: kind, provider, new times, MeetBridge's state, sequence, when, whether an admin saw it), outbox (signed events to send; a body is kept only until
  * MeetBridge acknowledges it, rows only for the retention days) and inbox (webhook ids of results
  * already applied).
  *
@@ -17,7 +18,7 @@ if ( ! defined( 'ABSPATH' ) ) {
  */
 class MeetBridge_Schema {
 
-	const VERSION = '2';
+	const VERSION = '3';
 
 	/**
 	 * Table names with the site's prefix.
@@ -62,9 +63,18 @@ class MeetBridge_Schema {
   customer_hash char(64) NOT NULL DEFAULT '',
   last_event varchar(32) NOT NULL DEFAULT '',
   updated_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  change_sequence bigint(20) unsigned NOT NULL DEFAULT 0,
+  change_kind varchar(20) NOT NULL DEFAULT '',
+  change_provider varchar(20) NOT NULL DEFAULT '',
+  change_start varchar(40) NOT NULL DEFAULT '',
+  change_end varchar(40) NOT NULL DEFAULT '',
+  change_state varchar(20) NOT NULL DEFAULT '',
+  change_at bigint(20) unsigned NOT NULL DEFAULT 0,
+  change_seen tinyint(1) unsigned NOT NULL DEFAULT 1,
   PRIMARY KEY  (booking_id),
   KEY updated_at (updated_at),
-  KEY customer_hash (customer_hash)
+  KEY customer_hash (customer_hash),
+  KEY change_seen (change_seen)
 ) $charset;
 CREATE TABLE {$t['outbox']} (
   id bigint(20) unsigned NOT NULL AUTO_INCREMENT,
@@ -96,6 +106,7 @@ CREATE TABLE {$t['inbox']} (
 		if ( '1' === $installed ) {
 			self::from_1();
 		}
+		// Schema 2 → 3: dbDelta adds the change_* columns; existing rows have no change to show.
 		update_option( MeetBridge_Settings::DB_VERSION, self::VERSION, false );
 	}
 

@@ -1,7 +1,8 @@
 <?php
 /**
- * The plugin's options: the service URL, site id, CA bundle, outbox retention and Easy Appointments
- * sync mode (one autoloaded option), the signing secret (its own option, never autoloaded, never
+ * The plugin's options: the service URL, site id, CA bundle, outbox retention, Easy Appointments
+ * sync mode, whether changes made in Google Calendar or Zoom are applied to Easy Appointments and
+ * the delete policy last saved at MeetBridge (one autoloaded option), the signing secret (its own option, never autoloaded, never
  * printed back) and the privacy key (random, never autoloaded: it keys the customer hashes and the
  * join-link tokens), with their sanitizers.
  *
@@ -30,6 +31,7 @@ class MeetBridge_Settings {
 	const DEFAULT_RETENTION_DAYS = 7;
 	const MAX_RETENTION_DAYS     = 90;
 	const EA_SYNC_MODES          = array( 'confirmed', 'pending' );
+	const EXTERNAL_DELETE        = array( 'report', 'cancel', 'recreate' );
 
 	/**
 	 * One value of the main option.
@@ -58,6 +60,23 @@ class MeetBridge_Settings {
 	public static function ea_sync_on(): string {
 		$mode = (string) self::value( 'ea_sync', 'confirmed' );
 		return in_array( $mode, self::EA_SYNC_MODES, true ) ? $mode : 'confirmed';
+	}
+
+	/**
+	 * Whether changes staff make in Google Calendar or Zoom move or cancel the Easy Appointments
+	 * appointment (off by default: they are only reported).
+	 */
+	public static function ea_apply_changes(): bool {
+		return true === self::value( 'ea_apply_changes', false );
+	}
+
+	/**
+	 * What MeetBridge does when a staff member deletes a booking's Zoom meeting or calendar event
+	 * (`report`, the default; `cancel`; `recreate`), as last saved at MeetBridge from this site.
+	 */
+	public static function external_delete(): string {
+		$policy = (string) self::value( 'external_delete', 'report' );
+		return in_array( $policy, self::EXTERNAL_DELETE, true ) ? $policy : 'report';
 	}
 
 	/**
@@ -148,6 +167,12 @@ class MeetBridge_Settings {
 			'retention_days' => isset( $old['retention_days'] ) ? (int) $old['retention_days'] : self::DEFAULT_RETENTION_DAYS,
 			'ea_sync'        => isset( $old['ea_sync'] ) ? (string) $old['ea_sync'] : 'confirmed',
 		);
+		if ( isset( $old['ea_apply_changes'] ) ) {
+			$result['ea_apply_changes'] = true === $old['ea_apply_changes'];
+		}
+		if ( isset( $old['external_delete'] ) ) {
+			$result['external_delete'] = (string) $old['external_delete'];
+		}
 
 		$url = isset( $input['service_url'] ) ? trim( sanitize_text_field( (string) $input['service_url'] ) ) : '';
 		if ( '' === $url ) {
@@ -190,6 +215,39 @@ class MeetBridge_Settings {
 			} else {
 				self::error( 'ea_sync', __( 'Choose when Easy Appointments appointments get a meeting.', 'meetbridge' ) );
 			}
+		}
+		if ( array_key_exists( 'ea_apply_changes', $input ) ) {
+			$result['ea_apply_changes'] = in_array( $input['ea_apply_changes'], array( true, 1, '1', 'on' ), true );
+		}
+		if ( array_key_exists( 'external_delete', $input ) ) {
+			$result = self::sanitize_external_delete( sanitize_key( (string) $input['external_delete'] ), $result );
+		}
+		return $result;
+	}
+
+	/**
+	 * The delete policy is MeetBridge's setting: a new choice is saved there first (a signed
+	 * `PUT {site}/settings` with `external_delete`, to the service URL and site id being saved) and kept
+	 * here only once MeetBridge took it; otherwise the stored one stays and the page says why.
+	 *
+	 * @param string $policy The chosen policy.
+	 * @param array  $result The settings being saved.
+	 * @return array The settings to store.
+	 */
+	private static function sanitize_external_delete( string $policy, array $result ): array {
+		if ( ! in_array( $policy, self::EXTERNAL_DELETE, true ) ) {
+			self::error( 'external_delete', __( 'Choose what happens when a meeting is deleted in Google Calendar or Zoom.', 'meetbridge' ) );
+			return $result;
+		}
+		if ( $policy === ( $result['external_delete'] ?? 'report' ) ) {
+			return $result;
+		}
+		$answer = ( new MeetBridge_Client( $result['service_url'], $result['site_id'] ) )->put_settings( array( 'external_delete' => $policy ) );
+		if ( $answer['ok'] ) {
+			$result['external_delete'] = $policy;
+		} else {
+			/* translators: %s: the error. */
+			self::error( 'external_delete', sprintf( __( 'MeetBridge did not save what happens when a meeting is deleted in Google Calendar or Zoom (%s); the previous choice stays.', 'meetbridge' ), $answer['error'] ) );
 		}
 		return $result;
 	}

@@ -98,6 +98,7 @@ class MeetBridge_Amelia {
 		}
 		add_filter( 'amelia_get_timeslots_filter', array( __CLASS__, 'filter_slots' ), 20, 2 );
 		add_filter( self::PLACEHOLDER, array( __CLASS__, 'placeholder' ), 10, 1 );
+		add_action( 'meetbridge_booking_resend', array( __CLASS__, 'on_resend' ), 10, 1 );
 	}
 
 	/**
@@ -234,6 +235,18 @@ class MeetBridge_Amelia {
 		$user     = MeetBridge_Integration::wordpress_user( (int) ( $provider['externalId'] ?? 0 ), (string) ( $provider['email'] ?? '' ) );
 		$staff_id = null !== $user ? (string) $user : 'amelia-provider-' . (int) ( $provider['id'] ?? 0 );
 		return (string) apply_filters( 'meetbridge_amelia_staff_id', $staff_id, $provider );
+	}
+
+	/**
+	 * `meetbridge_booking_resend`: MeetBridge asks for one of this plugin's bookings again; it is
+	 * read back and sent as `booking.updated` even if nothing changed here.
+	 *
+	 * @param mixed $booking_id Booking id.
+	 */
+	public static function on_resend( $booking_id ): void {
+		if ( preg_match( '/^amelia-(\d+)$/', (string) $booking_id, $match ) ) {
+			MeetBridge_Integration::resend( (string) $booking_id, static fn() => self::sync( (int) $match[1] ) );
+		}
 	}
 
 	/**

@@ -8,7 +8,9 @@
  * changed, and calls apply() with the booking array (or null when it should not have a meeting). A
  * booking that was never sent and is not active sends nothing; one already cancelled is not cancelled
  * twice; a state already sent is not sent again (a keyed fingerprint of the last booking sent is kept in
- * a transient for SENT_DAYS: it holds nothing that names the customer), unless the booking failed at MeetBridge: saving it again is a retry.
+ * a transient for SENT_DAYS: it holds nothing that names the customer), unless the booking failed at
+ * MeetBridge: saving it again is a retry, or MeetBridge asked for it again (`meetbridge_booking_resend`,
+ * see resend()).
  *
  * @package MeetBridge
  */
@@ -33,6 +35,13 @@ class MeetBridge_Integration {
 	 * @var array<string, string>
 	 */
 	private static array $sent = array();
+
+	/**
+	 * Bookings being sent again because MeetBridge asked (resend()), by id.
+	 *
+	 * @var array<string, bool>
+	 */
+	private static array $resending = array();
 
 	/**
 	 * Bring MeetBridge in line with a booking's current state.
@@ -61,7 +70,7 @@ class MeetBridge_Integration {
 		}
 		$fingerprint = hash_hmac( 'sha256', 'booking|' . (string) wp_json_encode( $booking ), MeetBridge_Settings::privacy_key() );
 		$last        = self::$sent[ $booking_id ] ?? get_transient( $sent_key );
-		if ( $known && ! $cancelled && 'failed' !== $known['state'] && $last === $fingerprint ) {
+		if ( $known && ! $cancelled && 'failed' !== $known['state'] && $last === $fingerprint && ! isset( self::$resending[ $booking_id ] ) ) {
 			return null; // Nothing MeetBridge has changed (a failed booking is sent again: a retry).
 		}
 		$result = MeetBridge_Booking_API::submit( $known && ! $cancelled ? 'booking.updated' : 'booking.created', $booking );
@@ -70,6 +79,26 @@ class MeetBridge_Integration {
 			set_transient( $sent_key, $fingerprint, self::SENT_DAYS * DAY_IN_SECONDS );
 		}
 		return $result;
+	}
+
+	/**
+	 * Send a booking again although nothing changed on this site: MeetBridge asked for it
+	 * (`meetbridge_booking_resend( $booking_id )`, after an item was deleted in Google Calendar or Zoom
+	 * and the site's policy is to recreate it). `$sync` is the adapter's own sync of the booking, which
+	 * reads it back from its plugin's tables and calls apply(); the "nothing changed" fingerprint is
+	 * skipped for it, so it leaves as `booking.updated` with a new revision.
+	 *
+	 * @param string   $booking_id MeetBridge's booking id.
+	 * @param callable $sync       The adapter's sync of that booking.
+	 * @return mixed What `$sync` returned.
+	 */
+	public static function resend( string $booking_id, callable $sync ) {
+		self::$resending[ $booking_id ] = true;
+		try {
+			return call_user_func( $sync );
+		} finally {
+			unset( self::$resending[ $booking_id ] );
+		}
 	}
 
 	/**

@@ -83,6 +83,7 @@ class MeetBridge_LatePoint {
 		add_filter( 'latepoint_get_booked_periods', array( __CLASS__, 'booked_periods' ), 20, 2 );
 		add_filter( 'latepoint_replace_booking_vars', array( __CLASS__, 'replace_vars' ), 20, 2 );
 		add_action( 'latepoint_booking_summary_after_booking_actions', array( __CLASS__, 'summary_action' ), 20, 1 );
+		add_action( 'meetbridge_booking_resend', array( __CLASS__, 'on_resend' ), 10, 1 );
 	}
 
 	/**
@@ -204,6 +205,18 @@ class MeetBridge_LatePoint {
 		$user     = MeetBridge_Integration::wordpress_user( (int) ( $agent['wp_user_id'] ?? 0 ), (string) ( $agent['email'] ?? '' ) );
 		$staff_id = null !== $user ? (string) $user : 'latepoint-agent-' . (int) ( $agent['id'] ?? 0 );
 		return (string) apply_filters( 'meetbridge_latepoint_staff_id', $staff_id, $agent );
+	}
+
+	/**
+	 * `meetbridge_booking_resend`: MeetBridge asks for one of this plugin's bookings again; it is
+	 * read back and sent as `booking.updated` even if nothing changed here.
+	 *
+	 * @param mixed $booking_id Booking id.
+	 */
+	public static function on_resend( $booking_id ): void {
+		if ( preg_match( '/^latepoint-(\d+)$/', (string) $booking_id, $match ) ) {
+			MeetBridge_Integration::resend( (string) $booking_id, static fn() => self::sync( (int) $match[1] ) );
+		}
 	}
 
 	/**

@@ -66,6 +66,7 @@ class MeetBridge_SSA {
 		}
 		add_filter( 'ssa/appointment/before_insert', array( __CLASS__, 'check_reservation' ), 20, 1 );
 		add_action( 'meetbridge_result_received', array( __CLASS__, 'on_result' ), 10, 2 );
+		add_action( 'meetbridge_booking_resend', array( __CLASS__, 'on_resend' ), 10, 1 );
 	}
 
 	/**
@@ -175,6 +176,18 @@ class MeetBridge_SSA {
 			'email' => $email,
 			'name'  => $name,
 		);
+	}
+
+	/**
+	 * `meetbridge_booking_resend`: MeetBridge asks for one of this plugin's bookings again; it is
+	 * read back and sent as `booking.updated` even if nothing changed here.
+	 *
+	 * @param mixed $booking_id Booking id.
+	 */
+	public static function on_resend( $booking_id ): void {
+		if ( preg_match( '/^ssa-(\d+)$/', (string) $booking_id, $match ) ) {
+			MeetBridge_Integration::resend( (string) $booking_id, static fn() => self::sync( (int) $match[1] ) );
+		}
 	}
 
 	/**

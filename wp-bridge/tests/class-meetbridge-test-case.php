@@ -72,4 +72,51 @@ abstract class MeetBridge_Test_Case extends TestCase {
 		$table = MeetBridge_Schema::tables()['outbox'];
 		return $wpdb->get_results( "SELECT * FROM {$table} ORDER BY id", ARRAY_A ); // phpcs:ignore
 	}
+
+	/**
+	 * POST a result to the real results route, signed as MeetBridge signs it.
+	 *
+	 * @param array       $message Result.
+	 * @param string|null $id      Webhook id (new one when null).
+	 */
+	public static function post_result( array $message, ?string $id = null ): WP_REST_Response {
+		$body    = wp_json_encode( $message );
+		$headers = MeetBridge_Signer::headers( self::SECRET, $id ?? MeetBridge_Signer::new_id(), time(), $body );
+		$request = new WP_REST_Request( 'POST', '/meetbridge/v1/results' );
+		$request->set_body( $body );
+		$request->set_header( 'content-type', 'application/json' );
+		foreach ( $headers as $name => $value ) {
+			$request->set_header( $name, $value );
+		}
+		return rest_do_request( $request );
+	}
+
+	/**
+	 * A `booking.changed` message as MeetBridge sends it (the contract's fields).
+	 */
+	public static function changed_result( array $data = array() ): array {
+		return array(
+			'type'      => 'booking.changed',
+			'timestamp' => gmdate( 'Y-m-d\TH:i:s\Z' ),
+			'data'      => array_merge(
+				array(
+					'booking_id' => '123',
+					'revision'   => 1,
+					'change_id'  => 'chg_AAAAAAAAAAAAAAAAAAAAAA',
+					'sequence'   => 1,
+					'provider'   => 'google',
+					'kind'       => 'moved',
+					'start'      => '2026-12-03T09:00:00Z',
+					'end'        => '2026-12-03T09:30:00Z',
+					'policy'     => 'report',
+					'state'      => 'synced',
+					'resend'     => false,
+					'zoom'       => array( 'meeting_id' => '8123', 'join_url' => 'https://zoom.example/j/1' ),
+					'google'     => array( 'event_id' => 'abc123', 'html_link' => 'https://calendar.example/e/abc123' ),
+					'changed_at' => '2026-12-01T08:00:00Z',
+				),
+				$data
+			),
+		);
+	}
 }
