@@ -30,7 +30,7 @@ BOOKLY = BookingPlugin(
     first_arg=(
         (
             "query",
-            r"#^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+`?wp_bookly_"
+            r"#^\s*(INSERT\s+INTO|UPDATE|DELETE\s+(`?\w+`?\s+)?FROM)\s+`?wp_bookly_"
             r"(appointments|customer_appointments|customers|staff|services)`?\s#i",
         ),
     ),

@@ -116,15 +116,25 @@ class MeetBridge_Bookly {
 			return $sql;
 		}
 		global $wpdb;
-		if ( ! preg_match( '/^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+`?' . preg_quote( $wpdb->prefix, '/' ) . '(bookly_\w+)`?/i', $sql, $match ) || ! in_array( $match[2], self::TABLES, true ) ) {
+		// `$wpdb->insert/update/delete` (INSERT INTO `t` …, UPDATE `t` SET …, DELETE FROM `t` WHERE …) and
+		// Bookly's query builder (UPDATE `t` AS `r` [JOIN …] SET … WHERE …, DELETE `r` FROM `t` AS `r` …).
+		$pattern = '/^\s*(INSERT\s+INTO|UPDATE|DELETE\s+(?:`?\w+`?\s+)?FROM)\s+`?' . preg_quote( $wpdb->prefix, '/' ) . '(bookly_\w+)`?(?:\s+AS\s+`?(\w+)`?)?/i';
+		if ( ! preg_match( $pattern, $sql, $match ) || ! in_array( $match[2], self::TABLES, true ) ) {
 			return $sql;
 		}
 		$table = $match[2];
-		if ( 'I' === strtoupper( $match[1][0] ) ) {
+		if ( 'I' === strtoupper( ltrim( $sql )[0] ) ) {
 			self::note_insert( $table );
 		} else {
-			$where = strripos( $sql, ' WHERE ' );
-			self::note( self::affected( $table, false === $where ? '1=1' : substr( $sql, $where + 7 ) ) );
+			$rest  = substr( $sql, strlen( $match[0] ) );
+			$set   = 'U' === strtoupper( ltrim( $sql )[0] ) ? stripos( $rest, ' SET ' ) : false;
+			$where = strripos( $rest, ' WHERE ' );
+			$where = false !== $where && ( false === $set || $where > $set ) ? $where : false;
+			$joins = substr( $rest, 0, false !== $set ? $set : ( false !== $where ? $where : strlen( $rest ) ) );
+			$alias = empty( $match[3] ) ? '' : $match[3];
+			$from  = "`{$wpdb->prefix}{$table}`" . ( '' !== $alias ? " AS `{$alias}`" : '' ) . $joins;
+			$ref   = '' !== $alias ? "`{$alias}`" : "`{$wpdb->prefix}{$table}`";
+			self::note( self::affected( $table, $from, $ref, false === $where ? '1=1' : substr( $rest, $where + 7 ) ) );
 		}
 		MeetBridge_Integration::later( 'bookly', array( __CLASS__, 'flush' ) );
 		return $sql;
@@ -147,26 +157,28 @@ class MeetBridge_Bookly {
 	 * services and customers: their appointments that have not ended).
 	 *
 	 * @param string $table A table of TABLES.
+	 * @param string $from  The table as Bookly's statement names it (with its alias and joins).
+	 * @param string $ref   How the statement refers to the table (its alias, or its name).
 	 * @param string $where The WHERE of Bookly's own statement (it runs next anyway).
 	 * @return int[]
 	 */
-	private static function affected( string $table, string $where ): array {
+	private static function affected( string $table, string $from, string $ref, string $where ): array {
 		global $wpdb;
-		$p   = $wpdb->prefix;
-		$now = current_time( 'mysql' );
+		$p    = $wpdb->prefix;
+		$rows = "SELECT {$ref}.id FROM {$from} WHERE {$where}";
 		switch ( $table ) {
 			case 'bookly_appointments':
-				$sql = "SELECT id FROM {$p}bookly_appointments WHERE {$where}";
+				$sql = $rows;
 				break;
 			case 'bookly_customer_appointments':
-				$sql = "SELECT DISTINCT appointment_id FROM {$p}bookly_customer_appointments WHERE {$where}";
+				$sql = "SELECT DISTINCT {$ref}.appointment_id FROM {$from} WHERE {$where}";
 				break;
 			case 'bookly_customers':
-				$sql = $wpdb->prepare( "SELECT DISTINCT ca.appointment_id FROM {$p}bookly_customer_appointments ca JOIN {$p}bookly_appointments a ON a.id = ca.appointment_id WHERE a.end_date >= %s AND ca.customer_id IN ( SELECT id FROM {$p}bookly_customers WHERE {$where} )", $now ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$sql = $wpdb->prepare( "SELECT DISTINCT ca.appointment_id FROM {$p}bookly_customer_appointments ca JOIN {$p}bookly_appointments a ON a.id = ca.appointment_id WHERE a.end_date >= %s AND ca.customer_id IN ( {$rows} )", current_time( 'mysql' ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 				break;
 			default: // Staff members and services.
 				$column = 'bookly_staff' === $table ? 'staff_id' : 'service_id';
-				$sql    = $wpdb->prepare( "SELECT id FROM {$p}bookly_appointments WHERE end_date >= %s AND {$column} IN ( SELECT id FROM {$p}{$table} WHERE {$where} )", $now ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+				$sql    = $wpdb->prepare( "SELECT id FROM {$p}bookly_appointments WHERE end_date >= %s AND {$column} IN ( {$rows} )", current_time( 'mysql' ) ); // phpcs:ignore WordPress.DB.PreparedSQL.InterpolatedNotPrepared
 		}
 		$suppress = $wpdb->suppress_errors( true );
 		$ids      = $wpdb->get_col( $sql ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery,WordPress.DB.PreparedSQL.NotPrepared

@@ -192,6 +192,24 @@ class BooklyTest extends MeetBridge_Test_Case {
 		$this->assertSame( array( 'booking.cancelled', 'bookly-' . $eve ), array( $last['type'], $last['booking']['id'] ) );
 	}
 
+	public function test_statements_of_booklys_query_builder_with_an_alias(): void {
+		// As Bookly's Lib\Query writes them (read in its source, not met in the recorded paths): removing a
+		// customer from an appointment in its dialog, merging customers.
+		global $wpdb;
+		$this->replay( 'booked_front_end', 'booked_across_dst' );
+		$p      = $wpdb->prefix;
+		$winter = (int) $this->appointment( 'booked_front_end' )['id'];
+		$summer = (int) $this->appointment( 'booked_across_dst' )['id'];
+		$wpdb->query( "UPDATE `{$p}bookly_customer_appointments` AS `r` SET `r`.`status` = 'cancelled' WHERE `r`.`appointment_id` = {$summer}" );
+		$this->end_request();
+		$wpdb->query( $wpdb->prepare( "DELETE `r` FROM `{$p}bookly_customer_appointments` AS `r` WHERE `r`.`appointment_id` IN (%d)", $winter ) );
+		$this->end_request();
+		$this->assertSame(
+			array( array( 'booking.cancelled', 'bookly-' . $summer ), array( 'booking.cancelled', 'bookly-' . $winter ) ),
+			array_map( static fn( $body ) => array( $body['type'], $body['booking']['id'] ), array_slice( $this->bodies(), 2 ) )
+		);
+	}
+
 	public function test_staff_the_linked_user_else_the_email_else_the_bookly_staff_member_and_a_filter(): void {
 		$sam = (string) get_user_by( 'email', 'sam.staff@example.com' )->ID;
 		$this->assertSame( $sam, MeetBridge_Bookly::staff_id( array( 'id' => 1, 'wp_user_id' => (int) $sam, 'email' => 'other@example.com' ) ) );
