@@ -6,8 +6,9 @@
  * Bookings. Each Bookly appointment is one MeetBridge booking, `bookly-{appointment id}`. Bookly fires
  * no WordPress action when it saves or deletes an appointment (its own hooks are calls to its paid
  * add-ons); every save and delete is a write to its tables through `$wpdb`, and WordPress's `query`
- * filter sees each one before it runs. The adapter watches those writes (nothing else: a test of the
- * statement's first words) to `bookly_appointments` and `bookly_customer_appointments` (the form, the
+ * filter sees each one before it runs. The adapter watches those writes (`$wpdb`'s insert, update and
+ * delete, and Bookly's query builder with its aliases; nothing else: a test of the statement's first
+ * words) to `bookly_appointments` and `bookly_customer_appointments` (the form, the
  * admin's calendar and appointment list, the customer's cancel link, approve and reject links), and to
  * `bookly_staff`, `bookly_services` and `bookly_customers` (deleting a staff member or a service
  * deletes their appointments through foreign keys, with no statement of its own; an edit changes what
@@ -34,8 +35,8 @@
  * so its e-mail templates take `[meetbridge_join_url {appointment_id}]`: Bookly fills in the
  * appointment's id, and when the e-mail goes out (`wp_mail`) the adapter puts the customer's way to the
  * meeting in its place (MeetBridge_Integration::join_url()), for that appointment's own customer only
- * (in anyone else's e-mail, and for Bookly's SMTP sender which bypasses wp_mail, it is removed or
- * left as written).
+ * while it is approved (in anyone else's e-mail it is removed). Bookly's own SMTP setting bypasses
+ * wp_mail: there it stays as written. Bookly's SMS and its form's last step show no join link.
  *
  * Busy slots. Bookly applies no filter to the times it offers; when a customer books a time its staff
  * member is busy in Google Calendar, the booking is refused before Bookly saves it (action
