@@ -13,6 +13,7 @@ set-up goes through the plugin's admin screens). `make bench` runs it (section `
 MEETBRIDGE_WP_PLUGINS is set, else says so; one plugin by hand:
 
     MEETBRIDGE_WP_PLUGINS=/path/to/plugins .venv/bin/python -m bench.wordpress_adapters amelia
+    (or latepoint, ssa, bookly)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from types import SimpleNamespace
 import requests
 
 from tests import browser, processes
-from tests.wordpress import amelia_ui, booking_plugins, latepoint_ui, ssa_ui
+from tests.wordpress import amelia_ui, booking_plugins, bookly_ui, latepoint_ui, ssa_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.meetbridge_world import configure_plugin, sites_create
 from tests.wordpress.wp import WordPress
@@ -49,6 +50,8 @@ class Case:
     request: str  # a substring of the booking request's URL
     set_up: Callable[[WordPress], Callable[[requests.Session, int], None]]  # returns "make booking i"
     only_booking: bool = False  # time only requests in which the adapter's actions fired
+    post_action: str = ""  # time only requests that POST this `action` (AJAX forms)
+    timed: tuple[str, ...] = ()  # more hooks the adapter uses in the booking request (`hook@priority`)
     count: int = 60  # bookings timed with wp-bridge, and as many without
 
 
@@ -139,6 +142,26 @@ def _ssa(wp: WordPress) -> Callable[[requests.Session, int], None]:
     return book
 
 
+def _bookly(wp: WordPress) -> Callable[[requests.Session, int], None]:
+    """Bookly's form books in several AJAX steps, all to admin-ajax.php; the timed request is its last
+    (`bookly_save_appointment`), which saves the appointment and sends Bookly's e-mails. The adapter's
+    busy-time check before it, its `query` filter and its `wp_mail` filter are all timed."""
+    plugin = bookly_ui.BOOKLY
+    booking_plugins.install(wp, plugin, booking_plugins.plugin_source(plugin))
+    wp.php(bookly_ui.SET_UP)
+    url = booking_plugins.page(wp, "book", bookly_ui.SHORTCODE)
+    slots = _slots(400, per_day=18, start_hour=8)
+    context = browser.page(width=1000, height=1100)  # one browser for the whole run (closed at exit)
+    page = context.__enter__()
+
+    def book(_session: requests.Session, index: int, _keep=context) -> None:  # _keep: the browser lives on
+        day, time_ = slots[index]
+        bookly_ui.book(page, url, day, time_, f"Bea Bench{index}", f"bea{index}@example.com")
+        bookly_ui.booked(page)
+
+    return book
+
+
 CASES = {
     "amelia": Case("Amelia Lite 1.2.34", amelia_ui.AMELIA, "MeetBridge_Amelia", "call=/bookings", _amelia),
     "latepoint": Case(
@@ -148,6 +171,10 @@ CASES = {
     "ssa": Case(
         "Simply Schedule Appointments 1.6.12.21", ssa_ui.SSA, "MeetBridge_SSA",
         "/wp-json/ssa/v1/appointments", _ssa, only_booking=True, count=30,
+    ),
+    "bookly": Case(
+        "Bookly 27.4", bookly_ui.BOOKLY, "MeetBridge_Bookly", "admin-ajax.php", _bookly, count=30,
+        post_action="bookly_save_appointment", timed=("wp_ajax_nopriv_bookly_save_appointment@5", "wp_mail"),
     ),
 }  # fmt: skip
 
@@ -187,8 +214,11 @@ def measure(case: Case, folder: Path, count: int = 60, warmup: int = 5) -> dict:
         book = case.set_up(wp)
         mu = wp.root / "wp-content" / "mu-plugins"
         shutil.copy(TIMER, mu)
-        actions = wp.php(f"return {case.adapter}::actions();")
-        config = {"actions": actions, "request": case.request, "only_booking": case.only_booking}
+        actions = wp.php(f"return {case.adapter}::actions();") + list(case.timed)
+        config = {
+            "actions": actions, "request": case.request, "only_booking": case.only_booking,
+            "post_action": case.post_action,
+        }  # fmt: skip
         (mu / "wp-adapter-timer.json").write_text(json.dumps(config))
         _run(wp, book, 0, warmup)
         added, on, parts = _run(wp, book, warmup, count)

@@ -4,9 +4,10 @@
  * what wp-bridge adds to a booking plugin's own booking request, inside PHP (hrtime).
  *
  * Configured by wp-adapter-timer.json next to it: `actions` (the adapter's actions; each is timed from
- * priority 19 to 21, around the adapter's 20) and `request` (a substring of the booking request's
- * URL; with `only_booking` set, only requests in which one of the actions fired are logged: for a
- * plugin whose form sends every step to the same URL). The plugin's end-of-request work is timed from `shutdown` priority 4 to 11 (the adapters'
+ * priority 19 to 21, around the adapter's 20, or around another priority written `action@priority`)
+ * and `request` (a substring of the booking request's URL; with `only_booking` set, only requests in
+ * which one of the actions fired are logged: for a plugin whose form sends every step to the same URL;
+ * with `post_action`, only requests whose POSTed `action` is that one). The plugin's end-of-request work is timed from `shutdown` priority 4 to 11 (the adapters'
  * deferred syncs run at 5, the outbox's sender is spawned at 10). One JSON line per booking request
  * goes to wp-content/wp-adapter-timer.jsonl: `in_hooks` and `at_shutdown` in ms.
  */
@@ -16,17 +17,21 @@
 	if ( ! is_array( $config ) || '' === $uri || false === strpos( $uri, $config['request'] ) ) {
 		return;
 	}
+	if ( ! empty( $config['post_action'] ) && ( $_POST['action'] ?? '' ) !== $config['post_action'] ) { // phpcs:ignore
+		return;
+	}
 	$timer = array( 'in_hooks' => 0.0, 'at_shutdown' => 0.0, 'started' => 0, 'fired' => 0 );
 	foreach ( $config['actions'] as $action ) {
+		list( $action, $priority ) = array_pad( explode( '@', $action, 2 ), 2, 20 );
 		add_action( $action, static function ( ...$args ) use ( &$timer ) {
 			++$timer['fired'];
 			$timer['started'] = hrtime( true );
 			return $args[0] ?? null;
-		}, 19, 1 );
+		}, (int) $priority - 1, 1 );
 		add_action( $action, static function ( ...$args ) use ( &$timer ) {
 			$timer['in_hooks'] += ( hrtime( true ) - $timer['started'] ) / 1e6;
 			return $args[0] ?? null;
-		}, 21, 1 );
+		}, (int) $priority + 1, 1 );
 	}
 	add_action( 'shutdown', static function () use ( &$timer ) {
 		$timer['started'] = hrtime( true );

@@ -43,6 +43,7 @@ class BookingPlugin:
     version: str  # the version the adapter was observed with
     hooks: str  # regular expression of the hooks to record
     tables: tuple[str, ...]  # its tables (without the prefix) to record
+    first_arg: tuple[tuple[str, str], ...] = ()  # (hook, regular expression its first argument must match)
 
     @property
     def recording(self) -> Path:
@@ -115,7 +116,14 @@ class Recorder:
         mu = wp.root / "wp-content" / "mu-plugins"
         shutil.copy(FIXTURES / "meetbridge-hook-recorder.php", mu)
         (mu / "meetbridge-hook-recorder.json").write_text(
-            json.dumps({"file": str(self.file), "hooks": plugin.hooks, "tables": list(plugin.tables)})
+            json.dumps(
+                {
+                    "file": str(self.file),
+                    "hooks": plugin.hooks,
+                    "tables": list(plugin.tables),
+                    "first_arg": dict(plugin.first_arg),
+                }
+            )
         )
 
     def lines(self) -> list[dict]:
@@ -173,18 +181,39 @@ def step(name: str, lines: list[dict], actions: set[str], filters: set[str] = fr
     return {"step": name, "calls": [{k: line[k] for k in ("hook", "args", "tables")} for line in calls]}
 
 
-SECRET_COLUMNS = {"password", "activation_key", "account_nonse", "token"}  # blanked in recordings
+# Blanked in recordings, with every column named *_token.
+SECRET_COLUMNS = {"password", "activation_key", "account_nonse", "token"}
 
 
 def _scrubbed(steps: list[dict]) -> list[dict]:
-    """The steps with the tables' password hashes, keys and tokens of the throwaway run blanked."""
+    """The steps with the tables' password hashes, keys and tokens of the throwaway run blanked, in the
+    rows and wherever the hooks' arguments repeat them (a recorded SQL statement that writes one)."""
+    secrets: set[str] = set()
     for recorded in steps:
         for call in recorded["calls"]:
             for rows in call["tables"].values():
                 for row in rows:
-                    for column in SECRET_COLUMNS & row.keys():
+                    for column in SECRET_COLUMNS & row.keys() | {c for c in row if c.endswith("_token")}:
+                        if isinstance(row[column], str) and len(row[column]) >= 8:
+                            secrets.add(row[column])
                         row[column] = None if row[column] is None else ""
+    for recorded in steps:
+        for call in recorded["calls"]:
+            call["args"] = _without(call["args"], secrets)
     return steps
+
+
+def _without(value, secrets: set[str]):
+    """`value` (JSON) with every secret in its strings blanked."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "")
+        return value
+    if isinstance(value, list):
+        return [_without(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _without(item, secrets) for key, item in value.items()}
+    return value
 
 
 def write_recording(plugin: BookingPlugin, wp: WordPress, steps: list[dict], note: str) -> None:

@@ -3,7 +3,7 @@
  * Loads the adapter of each booking plugin that is active, once every plugin is loaded: an adapter's
  * file is not even read when its plugin is missing.
  *
- * The adapters are listed in ADAPTERS (Amelia, LatePoint, Simply Schedule Appointments). Each adapter class has a static `init()`
+ * The adapters are listed in ADAPTERS (Amelia, LatePoint, Simply Schedule Appointments, Bookly). Each adapter class has a static `init()`
  * that registers its hooks and a static `actions()` naming the booking plugin's actions it listens to.
  *
  * @package MeetBridge
@@ -25,6 +25,7 @@ class MeetBridge_Integrations {
 		'MeetBridge_Amelia'    => array( 'class-meetbridge-amelia.php', 'is_amelia_active' ),
 		'MeetBridge_LatePoint' => array( 'class-meetbridge-latepoint.php', 'is_latepoint_active' ),
 		'MeetBridge_SSA'       => array( 'class-meetbridge-ssa.php', 'is_ssa_active' ),
+		'MeetBridge_Bookly'    => array( 'class-meetbridge-bookly.php', 'is_bookly_active' ),
 	);
 
 	/**
@@ -93,5 +94,13 @@ class MeetBridge_Integrations {
 	 */
 	public static function is_ssa_active(): bool {
 		return defined( 'SSA_PLUGIN_BASENAME' );
+	}
+
+	/**
+	 * Bookly defines no constant; its main file loads its `Bookly\Lib\Boot` class (looked up without
+	 * autoloading).
+	 */
+	public static function is_bookly_active(): bool {
+		return class_exists( 'Bookly\Lib\Boot', false );
 	}
 }

@@ -44,10 +44,12 @@ final class MeetBridge_Recording {
 	 */
 	public function install_tables(): void {
 		global $wpdb;
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 0' ); // A plugin's tables may reference each other (Bookly's do).
 		foreach ( $this->data['schema'] as $name => $create ) {
 			$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}{$name}" ); // phpcs:ignore
 			$wpdb->query( str_replace( '{prefix}', $wpdb->prefix, $create ) ); // phpcs:ignore
 		}
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 1' );
 	}
 
 	/**
@@ -55,9 +57,11 @@ final class MeetBridge_Recording {
 	 */
 	public function drop_tables(): void {
 		global $wpdb;
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 0' );
 		foreach ( array_keys( $this->data['schema'] ) as $name ) {
 			$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}{$name}" ); // phpcs:ignore
 		}
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 1' );
 	}
 
 	/**
@@ -66,7 +70,11 @@ final class MeetBridge_Recording {
 	 * @param array $tables Table name (without prefix) => rows.
 	 */
 	public function set_tables( array $tables ): void {
-		global $wpdb;
+		global $wpdb, $wp_filter;
+		// Putting the recorded rows back is not a write the adapters should see (one watches `query`).
+		$query_filters = $wp_filter['query'] ?? null;
+		unset( $wp_filter['query'] );
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 0' ); // The rows as they were, without cascades between them.
 		foreach ( $tables as $name => $rows ) {
 			if ( ! isset( $this->data['schema'][ $name ] ) ) {
 				continue;
@@ -75,6 +83,10 @@ final class MeetBridge_Recording {
 			foreach ( $rows as $row ) {
 				$wpdb->insert( $wpdb->prefix . $name, $row ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery
 			}
+		}
+		$wpdb->query( 'SET FOREIGN_KEY_CHECKS = 1' );
+		if ( null !== $query_filters ) {
+			$wp_filter['query'] = $query_filters; // phpcs:ignore WordPress.WP.GlobalVariablesOverride
 		}
 	}
 
