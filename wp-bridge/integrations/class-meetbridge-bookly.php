@@ -94,6 +94,20 @@ class MeetBridge_Bookly {
 			add_action( $action, array( __CLASS__, 'check_reservation' ), 5, 0 );
 		}
 		add_filter( 'wp_mail', array( __CLASS__, 'mail' ), 20, 1 );
+		add_action( 'meetbridge_booking_resend', array( __CLASS__, 'on_resend' ), 10, 1 );
+	}
+
+	/**
+	 * `meetbridge_booking_resend`: MeetBridge asks for one of Bookly's appointments again (an item was
+	 * deleted in Google Calendar or Zoom and the site's policy is to recreate it); it is read back and
+	 * sent as `booking.updated` even if nothing changed here.
+	 *
+	 * @param mixed $booking_id Booking id.
+	 */
+	public static function on_resend( $booking_id ): void {
+		if ( preg_match( '/^bookly-(\d+)$/', (string) $booking_id, $match ) ) {
+			MeetBridge_Integration::resend( (string) $booking_id, static fn() => self::sync( (int) $match[1] ) );
+		}
 	}
 
 	/**
