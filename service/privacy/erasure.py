@@ -37,6 +37,7 @@ from rq.job import Job, JobStatus
 
 from service.accounts import revoke, vault
 from service.bookings import lifecycle, meetings
+from service.changes import watches
 from service.exceptions import (
     AccountNotLinked,
     Gone,
@@ -292,6 +293,7 @@ def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
     for booking_id in busy:  # each running sync stops at its next write, within its job's timeout
         _erase_in_site(r, site_id, booking_id, _sync_wait(), report, None)
     report["jobs_removed"] += remove_site_jobs(r, site_id)
+    report["google_channels_stopped"] = watches.forget_site(r, site_id)  # before the tokens are revoked
     revoked = 0
     members = sorted(m.decode() for m in r.smembers(keys.accounts(site_id)))
     for member in members:

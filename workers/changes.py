@@ -1,0 +1,147 @@
+"""Jobs that read what changed outside MeetBridge and hand MeetBridge's own items to workers.external.
+
+`google_sync(site, staff)` runs after a push notification: an incremental `events.list` of the staff
+member's calendar with the stored sync token (deleted events included, every page); a 410 (the token
+expired) falls back to a full list of the window (from a day ago). Only the events of the staff's
+MeetBridge bookings (`keys.google_watched`, by their deterministic ids) are acted on; every other event
+of the calendar is dropped in memory as it is read: never stored, logged or counted by id. The new sync
+token is stored (sealed) only once every change was applied, so a failure re-reads the same changes.
+
+`zoom_event(...)` applies Zoom's `meeting.updated` / `meeting.deleted` to the booking of the meeting.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import redis
+from rq import Queue
+
+from service import vault_keys
+from service.exceptions import Gone
+from service.providers import clients
+from service.providers.google_calendar import event_id
+from service.storage import keys, redis_client
+from service.storage.queues import SYNC
+from workers import external
+
+log = logging.getLogger(__name__)
+
+CALENDAR = "primary"
+#: A full list reads the calendar from this long ago (bookings that ended before need nothing).
+WINDOW = timedelta(days=1)
+#: Longest wait for another sync of the same calendar.
+LOCK_WAIT = 30.0
+
+
+def sync_token_aad(site_id: str, staff_id: str) -> bytes:
+    return f"google-sync-token|{site_id}|{staff_id}".encode()
+
+
+def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
+    """Apply the changes of the staff member's calendar since the last sync. Returns a summary."""
+    r = redis_client.get()
+    r.delete(keys.google_sync_pending(site_id, staff_id))  # a notification from now on queues another
+    lock = r.lock(keys.google_sync_lock(site_id, staff_id), timeout=300, blocking_timeout=LOCK_WAIT)
+    if not lock.acquire():
+        _again(r, site_id, staff_id)
+        return "busy"
+    try:
+        return _sync(r, site_id, staff_id, full)
+    except external.Busy:
+        _again(r, site_id, staff_id)
+        return "busy"
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("calendar sync lock of %s/%s had expired", site_id, staff_id)
+
+
+def _again(r: redis.Redis, site_id: str, staff_id: str) -> None:
+    """Queue this calendar's sync again in a few seconds (the stored token still names the changes)."""
+    if r.set(keys.google_sync_pending(site_id, staff_id), 1, nx=True, ex=60):
+        Queue(SYNC, connection=r).enqueue_in(
+            timedelta(seconds=5), "workers.changes.google_sync", site_id, staff_id,
+            result_ttl=0, failure_ttl=24 * 3600, description=f"google changes {site_id}/{staff_id} (again)",
+        )  # fmt: skip
+
+
+def _sync(r: redis.Redis, site_id: str, staff_id: str, full: bool) -> str:
+    watch_key = keys.google_watch(site_id, staff_id)
+    sealed = r.hget(watch_key, "sync")
+    if not r.exists(keys.site(site_id)) or not r.hget(watch_key, "ch"):
+        return "no channel"
+    keyring = vault_keys.get()
+    token = (
+        None if full or not sealed else keyring.open(sealed, sync_token_aad(site_id, staff_id))[0].decode()
+    )
+    mine = {
+        event_id(site_id, b.decode()): b.decode()
+        for b in r.zrange(keys.google_watched(site_id, staff_id), 0, -1)
+    }
+    try:
+        next_token, seen, acted = _apply(r, site_id, staff_id, _pages(site_id, staff_id, token), mine)
+    except Gone:
+        if token is None:
+            raise
+        log.info("google sync of %s/%s: the sync token expired (410); full resync", site_id, staff_id)
+        r.hincrby(keys.STATS, "google_full_resyncs", 1)
+        next_token, seen, acted = _apply(r, site_id, staff_id, _pages(site_id, staff_id, None), mine)
+    if next_token and r.exists(watch_key):
+        r.hset(watch_key, "sync", keyring.seal(next_token.encode(), sync_token_aad(site_id, staff_id)))
+    log.info("google sync of %s/%s: %d changed event(s) read, %d of MeetBridge's acted on",
+             site_id, staff_id, seen, acted)  # fmt: skip
+    return f"read {seen}, acted {acted}"
+
+
+def _pages(site_id: str, staff_id: str, token: str | None):
+    """Every page of the list (a generator: the first call happens on the first `next`)."""
+    calendar = clients.calendar()
+    time_min = (datetime.now(UTC) - WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page_token = None
+    while True:
+        page = clients.call(
+            site_id,
+            "google",
+            staff_id,
+            lambda t, p=page_token: calendar.changes(t, CALENDAR, token, time_min, p),
+        )
+        yield page
+        page_token = page.get("nextPageToken")
+        if not page_token:
+            return
+
+
+def _apply(r, site_id: str, staff_id: str, pages, mine: dict[str, str]) -> tuple[str | None, int, int]:
+    next_token, seen, acted = None, 0, 0
+    for page in pages:
+        for item in page.get("items") or []:
+            seen += 1
+            booking_id = mine.get(item.get("id"))
+            if booking_id is None:
+                continue  # not MeetBridge's: dropped here, never kept or logged
+            if external.google_event(r, site_id, staff_id, booking_id, item) in ("moved", "deleted"):
+                acted += 1
+        next_token = page.get("nextSyncToken") or next_token
+    return next_token, seen, acted
+
+
+def zoom_event(
+    site_id: str, booking_id: str, zoom_id: str, event: str, start_time: str | None = None,
+    duration: int | None = None, event_ts: int = 0,
+) -> str:  # fmt: skip
+    """Apply Zoom's `meeting.updated` or `meeting.deleted` to the booking of the meeting."""
+    r = redis_client.get()
+    try:
+        if event == "meeting.deleted":
+            return external.zoom_deleted(r, site_id, booking_id, zoom_id)
+        return external.zoom_updated(r, site_id, booking_id, zoom_id, start_time, duration, event_ts)
+    except external.Busy:
+        Queue(SYNC, connection=r).enqueue_in(
+            timedelta(seconds=5), "workers.changes.zoom_event",
+            args=(site_id, booking_id, zoom_id, event, start_time, duration, event_ts),
+            result_ttl=0, failure_ttl=24 * 3600, description=f"zoom {event} (again)",
+        )  # fmt: skip
+        return "busy"
