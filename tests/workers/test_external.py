@@ -1,0 +1,156 @@
+"""Changes made outside MeetBridge, in process: the sync job and the change handlers (workers.external,
+workers.changes) against a real redis-server and the sandbox in a thread."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from rq import Queue
+
+from service.changes import watches
+from service.providers.google_calendar import event_id
+from service.sites import settings_api
+from service.storage import keys, queues, redis_client
+from tests.cleanup_env import STAFF, World
+from tests.workers.test_meeting import live_meetings, run
+from workers import changes, external
+
+from tests import cleanup_env  # isort: skip
+
+sandbox_url = cleanup_env.sandbox_url  # fixtures
+world = cleanup_env.world
+
+
+def _event(w: World, booking_id: str) -> dict:
+    eid = event_id(w.site_id, booking_id)
+    return copy.deepcopy(next(e for e in w.sb.state()["google_events"] if e["id"] == eid))
+
+
+def _calls(w: World, method: str, fragment: str) -> int:
+    return sum(1 for c in w.sb.state()["calls"] if c["method"] == method and fragment in c["path"])
+
+
+def _results(w: World) -> list[str]:
+    with w.app.app_context():
+        return Queue(queues.DELIVER, connection=redis_client.get()).job_ids
+
+
+def _moved(item: dict, start: str, end: str) -> dict:
+    return {
+        **item,
+        "start": {"dateTime": start},
+        "end": {"dateTime": end},
+        "updated": "2999-01-01T00:00:00.000Z",
+    }
+
+
+def test_a_google_move_moves_the_meeting_once_and_own_writes_change_nothing(world):
+    assert run(world, "b1", 1) == "synced"
+    written = _event(world, "b1")
+    patches = _calls(world, "PATCH", "/zoom/v2/meetings/")
+    with world.app.app_context():
+        r = redis_client.get()
+        assert external.google_event(r, world.site_id, STAFF, "b1", written) == "own"  # what MeetBridge wrote
+        moved = _moved(written, "2031-01-03T08:00:00Z", "2031-01-03T09:00:00Z")
+        assert external.google_event(r, world.site_id, STAFF, "b1", moved) == "moved"
+        assert external.google_event(r, world.site_id, STAFF, "b1", moved) == "own"  # a repeat
+        record = r.hgetall(keys.booking(world.site_id, "b1"))
+    assert (int(record[b"start"]), int(record[b"end"])) == (1925193600, 1925197200)
+    assert record[b"chg_seq"] == b"1" and record[b"state"] == b"synced"
+    (meeting,) = live_meetings(world, "b1")
+    assert meeting["start_time"] == "2031-01-03T08:00:00Z" and meeting["duration"] == 60
+    assert _calls(world, "PATCH", "/zoom/v2/meetings/") == patches + 1
+    assert len(_results(world)) == 2  # booking.synced, then booking.changed
+
+    # The site sends the moved times back: nothing is written at either provider.
+    puts = _calls(world, "PUT", "/events/")
+    moved_back = {"start": "2031-01-03T09:00:00+01:00", "end": "2031-01-03T10:00:00+01:00"}
+    assert run(world, "b1", 2, "booking.updated", **moved_back) == "synced"
+    assert _calls(world, "PATCH", "/zoom/v2/meetings/") == patches + 1
+    assert _calls(world, "PUT", "/events/") == puts
+    # ... but a real edit is written.
+    assert run(world, "b1", 3, "booking.updated", title="Renamed", **moved_back) == "synced"
+    assert _calls(world, "PUT", "/events/") == puts + 1
+
+
+def test_zoom_events_older_than_meetbridges_write_or_with_equal_times_change_nothing(world):
+    assert run(world, "b2", 1) == "synced"
+    (meeting,) = live_meetings(world, "b2")
+    with world.app.app_context():
+        r = redis_client.get()
+        written = int(r.hget(keys.booking(world.site_id, "b2"), "zupd"))
+        zid = str(meeting["id"])
+        stale = external.zoom_updated(r, world.site_id, "b2", zid, "2031-01-05T10:00:00Z", 30, written - 5)
+        same = external.zoom_updated(r, world.site_id, "b2", zid, meeting["start_time"], 30, written + 5)
+        other = external.zoom_updated(r, world.site_id, "b2", "999", "2031-01-05T10:00:00Z", 30, written + 5)
+        moved = external.zoom_updated(r, world.site_id, "b2", zid, "2031-01-05T10:00:00Z", 45, written + 5)
+    assert (stale, same, other, moved) == ("own", "unchanged", "ignored", "moved")
+    event = _event(world, "b2")
+    assert (event["start"]["dateTime"], event["end"]["dateTime"]) == (
+        "2031-01-05T10:00:00Z",
+        "2031-01-05T10:45:00Z",
+    )
+
+
+@pytest.mark.parametrize("policy", ["report", "cancel", "recreate"])
+def test_a_google_delete_applies_the_policy(world, policy):
+    assert run(world, "b3", 1) == "synced"
+    gone = {**_event(world, "b3"), "status": "cancelled", "updated": "2999-01-01T00:00:00.000Z"}
+    with world.app.app_context():
+        r = redis_client.get()
+        settings_api.save(r, world.site_id, {"external_delete": policy})
+        assert external.google_event(r, world.site_id, STAFF, "b3", gone) == "deleted"
+        record = r.hgetall(keys.booking(world.site_id, "b3"))
+    state = {"report": "partial", "cancel": "cancelled", "recreate": "recreating"}[policy]
+    assert record[b"state"] == state.encode() and b"gcal" not in record
+    assert (live_meetings(world, "b3") == []) is (policy == "cancel")
+    assert (b"zoom_id" in record) is (policy != "cancel")
+
+
+def test_only_meetbridges_events_are_acted_on(world, monkeypatch):
+    seen = []
+    monkeypatch.setattr(external, "google_event", lambda r, s, st, b, item: seen.append(b) or "moved")
+    mine = {event_id(world.site_id, "b4"): "b4"}
+    pages = [{"items": [{"id": "personal1", "summary": "Dentist"}, {"id": event_id(world.site_id, "b4")}]},
+             {"items": [{"id": "personal2"}], "nextSyncToken": "t2"}]  # fmt: skip
+    assert changes._apply(None, world.site_id, STAFF, iter(pages), mine) == ("t2", 3, 1)
+    assert seen == ["b4"]
+
+
+def test_an_expired_sync_token_falls_back_to_a_full_list(world):
+    assert run(world, "b5", 1) == "synced"
+    with world.app.app_context():
+        r = redis_client.get()
+        watches.open_channel(r, world.site_id, STAFF)
+        assert changes.google_sync(world.site_id, STAFF, full=True).startswith("read")
+        world.sb.knob("google/invalidate-sync-tokens")
+        assert changes.google_sync(world.site_id, STAFF) == "read 1, acted 0"
+        assert r.hget(keys.STATS, "google_full_resyncs") == b"1"
+        assert changes.google_sync(world.site_id, STAFF) == "read 0, acted 0"  # the new token works
+
+
+def test_channel_tokens_are_derived_never_stored(world):
+    with world.app.app_context():
+        r = redis_client.get()
+        assert run(world, "b6", 1) == "synced"
+        opened = watches.open_channel(r, world.site_id, STAFF)
+        token = watches.channel_token(opened["ch"])
+        assert token != watches.channel_token("mbch-other") and watches.token_matches(opened["ch"], token)
+        assert not watches.token_matches(opened["ch"], token[:-1] + "x")
+        dump = b"".join(v for k in r.scan_iter() if r.type(k) in (b"string", b"hash")
+                        for v in ([r.get(k)] if r.type(k) == b"string" else r.hvals(k)))  # fmt: skip
+        assert token.encode() not in dump
+        assert watches.forget(r, world.site_id, STAFF) is True
+        assert not r.exists(keys.google_channel(opened["ch"]))
+    stopped = {c["id"]: c["stopped"] for c in world.sb.state()["google_channels"]}
+    assert stopped[opened["ch"]] is True
+
+
+def test_the_external_delete_setting_is_validated():
+    assert settings_api.validate({"external_delete": "cancel"}) == {"external_delete": "cancel"}
+    with pytest.raises(settings_api.InvalidSetting) as raised:
+        settings_api.validate({"external_delete": "shred"})
+    assert raised.value.field == "external_delete"
+    with pytest.raises(settings_api.InvalidSetting):
+        settings_api.validate({"external_delete": 1})
