@@ -16,9 +16,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import redis
-from rq import Queue
 
 from service import vault_keys
+from service.changes import watches
 from service.exceptions import Gone
 from service.providers import clients
 from service.providers.google_calendar import event_id
@@ -62,10 +62,8 @@ def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
 def _again(r: redis.Redis, site_id: str, staff_id: str) -> None:
     """Queue this calendar's sync again in a few seconds (the stored token still names the changes)."""
     if r.set(keys.google_sync_pending(site_id, staff_id), 1, nx=True, ex=60):
-        Queue(SYNC, connection=r).enqueue_in(
-            timedelta(seconds=5), "workers.changes.google_sync", site_id, staff_id,
-            result_ttl=0, failure_ttl=24 * 3600, description=f"google changes {site_id}/{staff_id} (again)",
-        )  # fmt: skip
+        watches.enqueue(r, SYNC, "workers.changes.google_sync", (site_id, staff_id), site_id=site_id,
+                        delay=5, description=f"google changes {site_id}/{staff_id} (again)")  # fmt: skip
 
 
 def _sync(r: redis.Redis, site_id: str, staff_id: str, full: bool) -> str:
@@ -139,9 +137,7 @@ def zoom_event(
             return external.zoom_deleted(r, site_id, booking_id, zoom_id)
         return external.zoom_updated(r, site_id, booking_id, zoom_id, start_time, duration, event_ts)
     except external.Busy:
-        Queue(SYNC, connection=r).enqueue_in(
-            timedelta(seconds=5), "workers.changes.zoom_event",
-            args=(site_id, booking_id, zoom_id, event, start_time, duration, event_ts),
-            result_ttl=0, failure_ttl=24 * 3600, description=f"zoom {event} (again)",
-        )  # fmt: skip
+        args = (site_id, booking_id, zoom_id, event, start_time, duration, event_ts)
+        watches.enqueue(r, SYNC, "workers.changes.zoom_event", args, site_id=site_id, booking_id=booking_id,
+                        delay=5, description=f"zoom {event} (again)")  # fmt: skip
         return "busy"

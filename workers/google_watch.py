@@ -14,7 +14,6 @@ import logging
 import time
 
 import redis
-from rq import Queue
 
 from service.changes import watches
 from service.exceptions import AccountNotLinked, NeedsRelink
@@ -34,13 +33,9 @@ def ensure_soon(r: redis.Redis, site_id: str, staff_id: str) -> None:
     """Queue `ensure` unless the staff member has a channel or one is being opened."""
     if r.hexists(keys.google_watch(site_id, staff_id), "ch"):
         return
-    hold = f"{keys.google_watch(site_id, staff_id)}:opening"
-    if r.set(hold, 1, nx=True, ex=watches.ENSURE_HOLD):
-        Queue(MAINTENANCE, connection=r).enqueue(
-            "workers.google_watch.ensure", site_id, staff_id,
-            result_ttl=0, failure_ttl=24 * 3600, job_timeout=120,
-            description=f"open google watch {site_id}/{staff_id}",
-        )  # fmt: skip
+    if r.set(keys.google_watch_opening(site_id, staff_id), 1, nx=True, ex=watches.ENSURE_HOLD):
+        watches.enqueue(r, MAINTENANCE, "workers.google_watch.ensure", (site_id, staff_id), site_id=site_id,
+                        description=f"open google watch {site_id}/{staff_id}")  # fmt: skip
 
 
 def ensure(site_id: str, staff_id: str) -> str:

@@ -15,7 +15,6 @@ import logging
 
 from flask import Blueprint, Response
 from flask import request as http
-from rq import Queue
 
 from service.changes import watches
 from service.http.web import error_body
@@ -54,14 +53,7 @@ def notification():
     if http.headers.get("X-Goog-Resource-State", "") == "sync":
         return _empty()  # the channel is open; nothing changed yet
     if r.set(keys.google_sync_pending(site_id, staff_id), 1, nx=True, ex=PENDING_SECONDS):
-        Queue(SYNC, connection=r).enqueue(
-            SYNC_JOB,
-            site_id,
-            staff_id,
-            result_ttl=0,
-            failure_ttl=24 * 3600,
-            job_timeout=120,
-            description=f"google changes {site_id}/{staff_id}",
-        )
+        description = f"google changes {site_id}/{staff_id}"
+        watches.enqueue(r, SYNC, SYNC_JOB, (site_id, staff_id), site_id=site_id, description=description)
     r.hincrby(keys.STATS, "google_notifications", 1)
     return _empty()

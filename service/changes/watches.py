@@ -17,11 +17,14 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import redis
 from flask import current_app
+from rq import Queue
 
+from service.bookings import lifecycle
 from service.exceptions import (
     AccountNotLinked,
     Gone,
@@ -45,6 +48,24 @@ RENEW_BEFORE = 24 * 3600
 ROUTE = "/v1/google/notifications"
 #: How long a queued "open a channel" job keeps others from being queued for the same account.
 ENSURE_HOLD = 60
+
+
+def enqueue(
+    r: redis.Redis, queue: str, func: str, args: tuple, *, site_id: str, booking_id: str | None = None,
+    delay: float | None = None, description: str, job_timeout: int = 120,
+) -> str:  # fmt: skip
+    """Queue a job that carries ids only, named in its booking's (or site's) index so an erasure deletes
+    it; returns its id."""
+    options = dict(result_ttl=0, failure_ttl=24 * 3600, job_timeout=job_timeout, description=description)
+    with r.pipeline(transaction=True) as pipe:
+        rq_queue = Queue(queue, connection=r)
+        if delay:
+            job = rq_queue.enqueue_in(timedelta(seconds=delay), func, args=args, pipeline=pipe, **options)
+        else:
+            job = rq_queue.enqueue(func, args=args, pipeline=pipe, **options)
+        lifecycle.index_job(pipe, site_id, booking_id, job.id)
+        pipe.execute()
+    return job.id
 
 
 def member(site_id: str, staff_id: str) -> str:
@@ -161,7 +182,11 @@ def forget(r: redis.Redis, site_id: str, staff_id: str, *, stop: bool = True) ->
     """Stop the account's channel at Google (with `stop`, while its token still works) and forget it
     and its sync token. Returns whether a channel was recorded."""
     watch = record(r, site_id, staff_id)
-    r.delete(keys.google_watch(site_id, staff_id), keys.google_sync_pending(site_id, staff_id))
+    r.delete(
+        keys.google_watch(site_id, staff_id),
+        keys.google_sync_pending(site_id, staff_id),
+        keys.google_watch_opening(site_id, staff_id),
+    )
     r.zrem(keys.WATCHES_DUE, member(site_id, staff_id))
     r.srem(keys.site_watches(site_id), staff_id)
     if not watch.get("ch"):
@@ -174,8 +199,10 @@ def forget(r: redis.Redis, site_id: str, staff_id: str, *, stop: bool = True) ->
 
 def forget_site(r: redis.Redis, site_id: str) -> int:
     """Stop and forget every channel of the site, and the bookings they watched (site erasure)."""
-    staff_ids = [raw.decode() for raw in r.smembers(keys.site_watches(site_id))]
-    for staff_id in staff_ids:
-        forget(r, site_id, staff_id)
-        r.delete(keys.google_watched(site_id, staff_id))
-    return len(staff_ids)
+    watched = {raw.decode() for raw in r.smembers(keys.site_watches(site_id))}
+    linked = {raw.decode().partition(":")[2] for raw in r.smembers(keys.accounts(site_id))}
+    stopped = 0
+    for staff_id in sorted(watched | linked):
+        stopped += forget(r, site_id, staff_id)
+        r.delete(keys.google_watched(site_id, staff_id), keys.google_sync_pending(site_id, staff_id))
+    return stopped

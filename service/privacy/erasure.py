@@ -152,7 +152,7 @@ def forget_booking(
         while True:
             try:
                 pipe.watch(key, index)
-                zoom_id = pipe.hget(key, "zoom_id")
+                zoom_id, staff_id = pipe.hmget(key, "zoom_id", "staff")
                 job_ids, idempotency = lifecycle.read_index(pipe, site_id, booking_id)
                 jobs = [job for job in Job.fetch_many(job_ids, connection=r) if _removable(job)]
                 if jobs:
@@ -169,6 +169,8 @@ def forget_booking(
                 ledger.settle(pipe, "bookings", site_id, booking_id)
                 if zoom_id:
                     pipe.hdel(keys.ZOOM_MEETINGS, zoom_id)
+                if staff_id:
+                    pipe.zrem(keys.google_watched(site_id, staff_id.decode()), booking_id)
                 for job in jobs:
                     _delete_job(pipe, job, unqueue=job in unqueue)
                 pipe.execute()

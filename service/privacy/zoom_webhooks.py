@@ -36,6 +36,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 from rq import Queue
 
+from service.changes import watches
 from service.http.web import error_body
 from service.privacy import erasure
 from service.sites import results
@@ -126,13 +127,8 @@ def _meeting_changed(event: str, payload: dict, event_ts):
     args = (site_id, booking_id, str(meeting_id), event)
     if event == "meeting.updated":
         args += (start_time, duration, ts)
-    Queue(SYNC, connection=r).enqueue(
-        "workers.changes.zoom_event",
-        args=args,
-        result_ttl=0,
-        failure_ttl=24 * 3600,
-        description=f"zoom {event}",
-    )
+    job = "workers.changes.zoom_event"
+    watches.enqueue(r, SYNC, job, args, site_id=site_id, booking_id=booking_id, description=f"zoom {event}")
     log.info("zoom %s: booking %s/%s queued", event, site_id, booking_id)
     return jsonify({"status": "queued"})
 

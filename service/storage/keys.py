@@ -193,6 +193,11 @@ def google_watched(site_id: str, staff_id: str) -> str:
     return f"mb:s:{site_id}:gbk:{staff_id}"
 
 
+def google_watch_opening(site_id: str, staff_id: str) -> str:
+    """String (expires within a minute): a job opening the staff member's channel is queued."""
+    return f"mb:s:{site_id}:gwatchq:{staff_id}"
+
+
 def google_sync_pending(site_id: str, staff_id: str) -> str:
     """String (expires): an incremental sync job of the staff member's calendar is queued (coalescing)."""
     return f"mb:s:{site_id}:gsyncq:{staff_id}"
