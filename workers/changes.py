@@ -19,7 +19,7 @@ import redis
 
 from service import vault_keys
 from service.changes import watches
-from service.exceptions import Gone
+from service.exceptions import Gone, ProviderUnavailable, RateLimited, TokenBusy
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.storage import keys, redis_client
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 CALENDAR = "primary"
 #: A full list reads the calendar from this long ago (bookings that ended before need nothing).
 WINDOW = timedelta(days=1)
+#: Failures after which the same work is simply tried again a little later.
+TRANSIENT = (clients.Postpone, TokenBusy, ProviderUnavailable, RateLimited, redis.exceptions.RedisError)
 #: Longest wait for another sync of the same calendar.
 LOCK_WAIT = 30.0
 
@@ -49,9 +51,10 @@ def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
         return "busy"
     try:
         return _sync(r, site_id, staff_id, full)
-    except external.Busy:
+    except (external.Busy, *TRANSIENT) as exc:
+        log.info("google sync of %s/%s: %s; again shortly", site_id, staff_id, type(exc).__name__)
         _again(r, site_id, staff_id)
-        return "busy"
+        return "again"
     finally:
         try:
             lock.release()
@@ -136,7 +139,8 @@ def zoom_event(
         if event == "meeting.deleted":
             return external.zoom_deleted(r, site_id, booking_id, zoom_id)
         return external.zoom_updated(r, site_id, booking_id, zoom_id, start_time, duration, event_ts)
-    except external.Busy:
+    except (external.Busy, *TRANSIENT) as exc:
+        log.info("zoom %s of %s/%s: %s; again shortly", event, site_id, booking_id, type(exc).__name__)
         args = (site_id, booking_id, zoom_id, event, start_time, duration, event_ts)
         watches.enqueue(r, SYNC, "workers.changes.zoom_event", args, site_id=site_id, booking_id=booking_id,
                         delay=5, description=f"zoom {event} (again)")  # fmt: skip

@@ -31,7 +31,7 @@ import redis
 
 from service import vault_keys
 from service.bookings.records import join_url_aad, link_aad
-from service.exceptions import AccountNotLinked, Gone
+from service.exceptions import AccountNotLinked, Gone, NeedsRelink, ProviderRejected
 from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.sites import results, site_settings
@@ -168,11 +168,8 @@ def _moved(
             zoom = clients.zoom()
             body = {"start_time": rfc3339(start), "duration": max(1, math.ceil((end - start) / 60))}
             fields["zupd"] = int(time.time() * 1000)
-            try:
-                clients.call(site_id, "zoom", staff_id, lambda token: zoom.update(token, zoom_id, body))
-            except Gone:
-                log.info("booking %s/%s: its Zoom meeting is gone; only the times are recorded",
-                         site_id, booking_id)  # fmt: skip
+            move = lambda token: zoom.update(token, zoom_id, body)  # noqa: E731
+            _follow(site_id, booking_id, lambda: clients.call(site_id, "zoom", staff_id, move))
             fields["zupd"] = int(time.time() * 1000)
     elif record.get(b"gcal"):
         calendar = clients.calendar()
@@ -180,13 +177,10 @@ def _moved(
         body = {"start": {"dateTime": rfc3339(start)}, "end": {"dateTime": rfc3339(end)}}
         send = "all" if settings["send_invites"] else "none"
         fields["zupd"] = int(time.time() * 1000)
-        try:
-            event = clients.call(
-                site_id, "google", staff_id, lambda token: calendar.patch(token, CALENDAR, eid, body, send)
-            )
+        patch = lambda token: calendar.patch(token, CALENDAR, eid, body, send)  # noqa: E731
+        event = _follow(site_id, booking_id, lambda: clients.call(site_id, "google", staff_id, patch))
+        if event:
             fields["gupd"] = event.get("updated") or ""
-        except (Gone, AccountNotLinked):
-            log.info("booking %s/%s: no Google event to move", site_id, booking_id)
     change = {"provider": provider, "kind": "moved", "start": rfc3339(start), "end": rfc3339(end)}
     _record(r, site_id, booking_id, record, fields, [], "synced", change, settings)
     log.info("booking %s/%s: moved in %s; the other side follows", site_id, booking_id, provider)
@@ -227,10 +221,19 @@ def _deleted(r, site_id: str, booking_id: str, record: dict, provider: str) -> s
 
 
 def _gone_ok(fn) -> None:
+    _follow("", "", fn)
+
+
+def _follow(site_id: str, booking_id: str, fn):
+    """`fn()` (the other item following a change), or None when it cannot for good (gone, the account
+    unlinked or refused, the provider refused): the change is recorded and reported all the same.
+    Transient failures (Postpone, TokenBusy, ...) are raised: the whole change is tried again later."""
     try:
-        fn()
-    except (Gone, AccountNotLinked):
-        pass
+        return fn()
+    except (Gone, AccountNotLinked, NeedsRelink, ProviderRejected) as exc:
+        log.warning("booking %s/%s: the other item could not follow (%s)", site_id, booking_id,
+                    type(exc).__name__)  # fmt: skip
+        return None
 
 
 # -- recording and telling the site ------------------------------------------------------------------

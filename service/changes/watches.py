@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 from flask import current_app
-from rq import Queue
+from rq import Queue, Retry
 
 from service.bookings import lifecycle
 from service.exceptions import (
@@ -56,7 +56,13 @@ def enqueue(
 ) -> str:  # fmt: skip
     """Queue a job that carries ids only, named in its booking's (or site's) index so an erasure deletes
     it; returns its id."""
-    options = dict(result_ttl=0, failure_ttl=24 * 3600, job_timeout=job_timeout, description=description)
+    options = dict(
+        result_ttl=0,
+        failure_ttl=24 * 3600,
+        job_timeout=job_timeout,
+        description=description,
+        retry=Retry(max=3, interval=[5, 30, 120]),  # an unexpected crash is tried again
+    )
     with r.pipeline(transaction=True) as pipe:
         rq_queue = Queue(queue, connection=r)
         if delay:

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("zoom_webhooks", __name__)
 
+#: Zoom's `start_time` in a webhook: UTC, to the second.
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 #: Largest difference (seconds) between `x-zm-request-timestamp` and our clock.
 TOLERANCE = 300
 
@@ -106,9 +109,12 @@ def _meeting_changed(event: str, payload: dict, event_ts):
         return jsonify({"status": "ignored"})  # MeetBridge's meetings are single (type 2)
     start_time, duration = meeting.get("start_time"), meeting.get("duration")
     if event == "meeting.updated":
-        if start_time is not None and not isinstance(start_time, str):
+        if start_time is not None and not (isinstance(start_time, str) and _UTC_TIME.match(start_time)):
             return error_body(
-                422, "invalid_event", "`start_time` must be a string", field="payload.object.start_time"
+                422,
+                "invalid_event",
+                "`start_time` must be a UTC time (yyyy-MM-ddTHH:mm:ssZ)",
+                field="payload.object.start_time",
             )
         if duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int) or duration < 1

@@ -154,3 +154,35 @@ def test_the_external_delete_setting_is_validated():
     assert raised.value.field == "external_delete"
     with pytest.raises(settings_api.InvalidSetting):
         settings_api.validate({"external_delete": 1})
+
+
+def test_a_change_whose_other_side_is_busy_is_tried_again_with_nothing_lost(world):
+    assert run(world, "b7", 1) == "synced"
+    eid = event_id(world.site_id, "b7")
+    with world.app.app_context():
+        r = redis_client.get()
+        watches.open_channel(r, world.site_id, STAFF)
+        changes.google_sync(world.site_id, STAFF, full=True)
+        world.sb.knob(
+            "google/move", {"event_id": eid, "start": "2031-01-09T08:00:00Z", "end": "2031-01-09T09:00:00Z"}
+        )
+        failure = {"provider": "zoom", "kind": "429", "retry_after": 120, "match": "/meetings/"}
+        world.sb.knob("failures", failure)
+        assert changes.google_sync(world.site_id, STAFF) == "again"
+        record = r.hgetall(keys.booking(world.site_id, "b7"))
+        assert int(record[b"start"]) != 1925712000 and b"chg_seq" not in record
+        assert r.exists(keys.google_sync_pending(world.site_id, STAFF))
+        assert Queue(queues.SYNC, connection=r).scheduled_job_registry.count == 1
+        assert changes.google_sync(world.site_id, STAFF) == "read 1, acted 1"  # the token was kept
+        assert int(r.hget(keys.booking(world.site_id, "b7"), "start")) == 1925712000
+
+
+def test_a_zoom_start_time_that_is_not_utc_is_refused(world):
+    from tests.test_openapi import _zoom_event
+
+    class Harness:
+        client = world.app.test_client()
+
+    body = {"event": "meeting.updated", "payload": {"object": {"id": 1, "start_time": "tomorrow"}}}
+    answer = _zoom_event(Harness, body)
+    assert answer.status_code == 422 and answer.get_json()["field"] == "payload.object.start_time"
