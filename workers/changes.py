@@ -3,9 +3,13 @@
 `google_sync(site, staff)` runs after a push notification: an incremental `events.list` of the staff
 member's calendar with the stored sync token (deleted events included, every page); a 410 (the token
 expired) falls back to a full list of the window (from a day ago). Only the events of the staff's
-MeetBridge bookings (`keys.google_watched`, by their deterministic ids) are acted on; every other event
-of the calendar is dropped in memory as it is read: never stored, logged or counted by id. The new sync
-token is stored (sealed) only once every change was applied, so a failure re-reads the same changes.
+MeetBridge bookings (`keys.google_watched`, by their deterministic ids) are kept, and of those only
+what a change needs (id, status, times, `updated`); every other event of the calendar is dropped in
+memory as it is read: never stored, logged or counted by id. Each change of MeetBridge's own event that
+is not MeetBridge's own write becomes one `google_item` job (the changes of a calendar are applied in
+parallel, each under its booking's lock), queued in the same transaction that stores the new sync token
+(sealed): a failure before it re-reads the same changes. One sync of a calendar runs at a time; a
+notification arriving meanwhile queues one more, which waits for it.
 
 `zoom_event(...)` applies Zoom's `meeting.updated` / `meeting.deleted` to the booking of the meeting.
 """
@@ -42,14 +46,14 @@ def sync_token_aad(site_id: str, staff_id: str) -> bytes:
 
 
 def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
-    """Apply the changes of the staff member's calendar since the last sync. Returns a summary."""
+    """Read the changes of the staff member's calendar since the last sync and queue MeetBridge's."""
     r = redis_client.get()
-    r.delete(keys.google_sync_pending(site_id, staff_id))  # a notification from now on queues another
     lock = r.lock(keys.google_sync_lock(site_id, staff_id), timeout=300, blocking_timeout=LOCK_WAIT)
     if not lock.acquire():
         _again(r, site_id, staff_id)
         return "busy"
     try:
+        r.delete(keys.google_sync_pending(site_id, staff_id))  # a notification from now on queues another
         return _sync(r, site_id, staff_id, full)
     except (external.Busy, *TRANSIENT) as exc:
         log.info("google sync of %s/%s: %s; again shortly", site_id, staff_id, type(exc).__name__)
@@ -64,9 +68,9 @@ def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
 
 def _again(r: redis.Redis, site_id: str, staff_id: str) -> None:
     """Queue this calendar's sync again in a few seconds (the stored token still names the changes)."""
-    if r.set(keys.google_sync_pending(site_id, staff_id), 1, nx=True, ex=60):
-        watches.enqueue(r, SYNC, "workers.changes.google_sync", (site_id, staff_id), site_id=site_id,
-                        delay=5, description=f"google changes {site_id}/{staff_id} (again)")  # fmt: skip
+    r.set(keys.google_sync_pending(site_id, staff_id), 1, ex=60)
+    watches.enqueue(r, SYNC, "workers.changes.google_sync", (site_id, staff_id), site_id=site_id,
+                    delay=5, description=f"google changes {site_id}/{staff_id} (again)")  # fmt: skip
 
 
 def _sync(r: redis.Redis, site_id: str, staff_id: str, full: bool) -> str:
@@ -83,18 +87,26 @@ def _sync(r: redis.Redis, site_id: str, staff_id: str, full: bool) -> str:
         for b in r.zrange(keys.google_watched(site_id, staff_id), 0, -1)
     }
     try:
-        next_token, seen, acted = _apply(r, site_id, staff_id, _pages(site_id, staff_id, token), mine)
+        next_token, seen, found = _read(r, site_id, _pages(site_id, staff_id, token), mine)
     except Gone:
         if token is None:
             raise
         log.info("google sync of %s/%s: the sync token expired (410); full resync", site_id, staff_id)
         r.hincrby(keys.STATS, "google_full_resyncs", 1)
-        next_token, seen, acted = _apply(r, site_id, staff_id, _pages(site_id, staff_id, None), mine)
-    if next_token and r.exists(watch_key):
-        r.hset(watch_key, "sync", keyring.seal(next_token.encode(), sync_token_aad(site_id, staff_id)))
-    log.info("google sync of %s/%s: %d changed event(s) read, %d of MeetBridge's acted on",
+        next_token, seen, found = _read(r, site_id, _pages(site_id, staff_id, None), mine)
+    acted = len(found)
+    with r.pipeline(transaction=True) as pipe:
+        for booking_id, item in found:
+            watches.enqueue(r, SYNC, "workers.changes.google_item", (site_id, staff_id, booking_id, item),
+                            site_id=site_id, booking_id=booking_id, pipeline=pipe,
+                            description="google change")  # fmt: skip
+        if next_token:
+            sealed = keyring.seal(next_token.encode(), sync_token_aad(site_id, staff_id))
+            pipe.hset(watch_key, "sync", sealed)
+        pipe.execute()
+    log.info("google sync of %s/%s: %d changed event(s) read, %d of MeetBridge's queued",
              site_id, staff_id, seen, acted)  # fmt: skip
-    return f"read {seen}, acted {acted}"
+    return f"read {seen}, queued {acted}"
 
 
 def _pages(site_id: str, staff_id: str, token: str | None):
@@ -115,18 +127,47 @@ def _pages(site_id: str, staff_id: str, token: str | None):
             return
 
 
-def _apply(r, site_id: str, staff_id: str, pages, mine: dict[str, str]) -> tuple[str | None, int, int]:
-    next_token, seen, acted = None, 0, 0
+def _read(r, site_id: str, pages, mine: dict[str, str]) -> tuple[str | None, int, list[tuple[str, dict]]]:
+    """(the next sync token, events read, [(booking id, what its change needs)]) of MeetBridge's events
+    changed by someone else."""
+    next_token, seen, found = None, 0, []
     for page in pages:
         for item in page.get("items") or []:
             seen += 1
             booking_id = mine.get(item.get("id"))
             if booking_id is None:
                 continue  # not MeetBridge's: dropped here, never kept or logged
-            if external.google_event(r, site_id, staff_id, booking_id, item) in ("moved", "deleted"):
-                acted += 1
+            needed = _needed(item)
+            written = r.hget(keys.booking(site_id, booking_id), "gupd")
+            if needed["updated"] and written and needed["updated"] <= written.decode():
+                continue  # MeetBridge's own write (checked again under the booking's lock)
+            found.append((booking_id, needed))
         next_token = page.get("nextSyncToken") or next_token
-    return next_token, seen, acted
+    return next_token, seen, found
+
+
+def _needed(item: dict) -> dict:
+    """What a change of MeetBridge's event needs: never its title, description or attendees."""
+    return {
+        "id": item.get("id"),
+        "status": item.get("status"),
+        "updated": item.get("updated"),
+        "start": {"dateTime": (item.get("start") or {}).get("dateTime")},
+        "end": {"dateTime": (item.get("end") or {}).get("dateTime")},
+    }
+
+
+def google_item(site_id: str, staff_id: str, booking_id: str, item: dict) -> str:
+    """Apply one change of a booking's Google event (found by `google_sync`)."""
+    r = redis_client.get()
+    try:
+        return external.google_event(r, site_id, staff_id, booking_id, item)
+    except (external.Busy, *TRANSIENT) as exc:
+        log.info("google change of %s/%s: %s; again shortly", site_id, booking_id, type(exc).__name__)
+        watches.enqueue(r, SYNC, "workers.changes.google_item", (site_id, staff_id, booking_id, item),
+                        site_id=site_id, booking_id=booking_id, delay=5,
+                        description="google change (again)")  # fmt: skip
+        return "again"
 
 
 def zoom_event(

@@ -52,10 +52,10 @@ ENSURE_HOLD = 60
 
 def enqueue(
     r: redis.Redis, queue: str, func: str, args: tuple, *, site_id: str, booking_id: str | None = None,
-    delay: float | None = None, description: str, job_timeout: int = 120,
+    delay: float | None = None, description: str, job_timeout: int = 120, pipeline=None,
 ) -> str:  # fmt: skip
     """Queue a job that carries ids only, named in its booking's (or site's) index so an erasure deletes
-    it; returns its id."""
+    it (on `pipeline` when given, else at once); returns its id."""
     options = dict(
         result_ttl=0,
         failure_ttl=24 * 3600,
@@ -63,13 +63,14 @@ def enqueue(
         description=description,
         retry=Retry(max=3, interval=[5, 30, 120]),  # an unexpected crash is tried again
     )
-    with r.pipeline(transaction=True) as pipe:
-        rq_queue = Queue(queue, connection=r)
-        if delay:
-            job = rq_queue.enqueue_in(timedelta(seconds=delay), func, args=args, pipeline=pipe, **options)
-        else:
-            job = rq_queue.enqueue(func, args=args, pipeline=pipe, **options)
-        lifecycle.index_job(pipe, site_id, booking_id, job.id)
+    pipe = pipeline if pipeline is not None else r.pipeline(transaction=True)
+    rq_queue = Queue(queue, connection=r)
+    if delay:
+        job = rq_queue.enqueue_in(timedelta(seconds=delay), func, args=args, pipeline=pipe, **options)
+    else:
+        job = rq_queue.enqueue(func, args=args, pipeline=pipe, **options)
+    lifecycle.index_job(pipe, site_id, booking_id, job.id)
+    if pipeline is None:
         pipe.execute()
     return job.id
 

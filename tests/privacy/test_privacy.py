@@ -191,7 +191,7 @@ def test_the_staff_calendar_is_never_kept_and_site_erasure_stops_its_channel(wor
         changes.google_sync(w.site_id, STAFF, full=True)
         for round_ in (1, 2):
             w.sb.knob("google/personal", {"user": user, "count": 1000, "round": round_})
-            assert changes.google_sync(w.site_id, STAFF) == "read 1000, acted 0"
+            assert changes.google_sync(w.site_id, STAFF) == "read 1000, queued 0"
     stored = redis_dump(w.r)
     for needle in PERSONAL_EVENTS:
         assert needle.encode() not in stored and needle not in caplog.text

@@ -108,14 +108,16 @@ def test_a_google_delete_applies_the_policy(world, policy):
     assert (b"zoom_id" in record) is (policy != "cancel")
 
 
-def test_only_meetbridges_events_are_acted_on(world, monkeypatch):
-    seen = []
-    monkeypatch.setattr(external, "google_event", lambda r, s, st, b, item: seen.append(b) or "moved")
+def test_only_meetbridges_events_are_kept_and_only_what_a_change_needs(world):
     mine = {event_id(world.site_id, "b4"): "b4"}
     pages = [{"items": [{"id": "personal1", "summary": "Dentist"}, {"id": event_id(world.site_id, "b4")}]},
              {"items": [{"id": "personal2"}], "nextSyncToken": "t2"}]  # fmt: skip
-    assert changes._apply(None, world.site_id, STAFF, iter(pages), mine) == ("t2", 3, 1)
-    assert seen == ["b4"]
+    pages[0]["items"][1].update(
+        summary="Intro call", attendees=[{"email": "cus@example.com"}], status="confirmed"
+    )
+    token, seen, found = changes._read(world.r, world.site_id, iter(pages), mine)
+    assert (token, seen, [booking for booking, _item in found]) == ("t2", 3, ["b4"])
+    assert "Intro call" not in str(found) and "cus@example.com" not in str(found)
 
 
 def test_an_expired_sync_token_falls_back_to_a_full_list(world):
@@ -125,9 +127,9 @@ def test_an_expired_sync_token_falls_back_to_a_full_list(world):
         watches.open_channel(r, world.site_id, STAFF)
         assert changes.google_sync(world.site_id, STAFF, full=True).startswith("read")
         world.sb.knob("google/invalidate-sync-tokens")
-        assert changes.google_sync(world.site_id, STAFF) == "read 1, acted 0"
+        assert changes.google_sync(world.site_id, STAFF) == "read 1, queued 0"
         assert r.hget(keys.STATS, "google_full_resyncs") == b"1"
-        assert changes.google_sync(world.site_id, STAFF) == "read 0, acted 0"  # the new token works
+        assert changes.google_sync(world.site_id, STAFF) == "read 0, queued 0"  # the new token works
 
 
 def test_channel_tokens_are_derived_never_stored(world):
@@ -168,12 +170,15 @@ def test_a_change_whose_other_side_is_busy_is_tried_again_with_nothing_lost(worl
         )
         failure = {"provider": "zoom", "kind": "429", "retry_after": 120, "match": "/meetings/"}
         world.sb.knob("failures", failure)
-        assert changes.google_sync(world.site_id, STAFF) == "again"
+        assert changes.google_sync(world.site_id, STAFF) == "read 1, queued 1"
+        queued = Queue(queues.SYNC, connection=r).jobs
+        (job,) = [job for job in queued if job.func_name == "workers.changes.google_item"]
+        assert "Intro call" not in str(job.args)
+        assert changes.google_item(*job.args) == "again"
         record = r.hgetall(keys.booking(world.site_id, "b7"))
         assert int(record[b"start"]) != 1925712000 and b"chg_seq" not in record
-        assert r.exists(keys.google_sync_pending(world.site_id, STAFF))
-        assert Queue(queues.SYNC, connection=r).scheduled_job_registry.count == 1
-        assert changes.google_sync(world.site_id, STAFF) == "read 1, acted 1"  # the token was kept
+        assert Queue(queues.SYNC, connection=r).scheduled_job_registry.count == 1  # tried again shortly
+        assert changes.google_item(*job.args) == "moved"
         assert int(r.hget(keys.booking(world.site_id, "b7"), "start")) == 1925712000
 
 
