@@ -39,6 +39,8 @@ WINDOW = timedelta(days=1)
 TRANSIENT = (clients.Postpone, TokenBusy, ProviderUnavailable, RateLimited, redis.exceptions.RedisError)
 #: Longest wait for another sync of the same calendar.
 LOCK_WAIT = 30.0
+#: How often a sync waiting for the calendar's lock tries it (redis-py's default is 0.1 s).
+LOCK_POLL = 0.01
 
 
 def sync_token_aad(site_id: str, staff_id: str) -> bytes:
@@ -48,7 +50,9 @@ def sync_token_aad(site_id: str, staff_id: str) -> bytes:
 def google_sync(site_id: str, staff_id: str, full: bool = False) -> str:
     """Read the changes of the staff member's calendar since the last sync and queue MeetBridge's."""
     r = redis_client.get()
-    lock = r.lock(keys.google_sync_lock(site_id, staff_id), timeout=300, blocking_timeout=LOCK_WAIT)
+    lock = r.lock(
+        keys.google_sync_lock(site_id, staff_id), timeout=300, blocking_timeout=LOCK_WAIT, sleep=LOCK_POLL
+    )
     if not lock.acquire():
         _again(r, site_id, staff_id)
         return "busy"

@@ -115,7 +115,14 @@ class _locked:  # noqa: N801 - used as a context manager
 
     def __init__(self, r: redis.Redis, site_id: str, booking_id: str):
         self.r, self.site_id, self.booking_id = r, site_id, booking_id
-        self.lock = leases.booking_lock(r, keys.booking_lock(site_id, booking_id), wait=LOCK_WAIT)
+        # The sync job's lock (leases.booking_lock), tried every 10 ms: a change is short work.
+        self.lock = r.lock(
+            keys.booking_lock(site_id, booking_id),
+            timeout=leases.LOCK_SECONDS,
+            blocking_timeout=LOCK_WAIT,
+            thread_local=False,
+            sleep=0.01,
+        )
         self.renewed = None
 
     def __enter__(self) -> dict[bytes, bytes]:
