@@ -189,7 +189,8 @@ def _moved(
         if event:
             fields["gupd"] = event.get("updated") or ""
     change = {"provider": provider, "kind": "moved", "start": rfc3339(start), "end": rfc3339(end)}
-    _record(r, site_id, booking_id, record, fields, [], "synced", change, settings)
+    state = "partial" if record.get(b"state") == b"partial" else "synced"  # a moved booking keeps its gap
+    _record(r, site_id, booking_id, record, fields, [], state, change, settings)
     log.info("booking %s/%s: moved in %s; the other side follows", site_id, booking_id, provider)
     return "moved"
 

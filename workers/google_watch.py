@@ -2,9 +2,10 @@
 
 - `ensure(site, staff)`: queued after a booking's Google event is written, when the staff member has no
   channel yet: opens one, then lists the calendar once to get the first sync token.
-- `renew_due()`: the cron's run (every minute): each channel due for renewal (a day before it expires)
-  is replaced by a new one and then stopped; a channel that no booking needs any more (none of the
-  staff's bookings with a Google event ends in the future), or whose site or account is gone, is
+- `renew_due()`: the cron's run (every minute) over the channels due to be looked at (at their renewal
+  time, a day before they expire, or when the last booking they watch ends, if sooner): one due for
+  renewal is replaced by a new one, and the old one stopped; one that no booking needs any more (none
+  of the staff's bookings with a Google event ends in the future), or whose site or account is gone, is
   stopped and forgotten. A failure leaves it due again a minute later.
 """
 
@@ -58,7 +59,7 @@ def renew_due() -> dict[str, int]:
     """The cron's run over the channels due (see the module's doc)."""
     r = redis_client.get()
     now = time.time()
-    counts = {"renewed": 0, "stopped": 0, "failed": 0}
+    counts = {"renewed": 0, "stopped": 0, "kept": 0, "failed": 0}
     for raw in r.zrangebyscore(keys.WATCHES_DUE, "-inf", now, start=0, num=BATCH):
         site_id, _, staff_id = raw.decode().partition("|")
         try:
@@ -78,6 +79,13 @@ def _renew_one(r: redis.Redis, site_id: str, staff_id: str, now: float) -> str:
         watches.forget(r, site_id, staff_id, stop=bool(linked))
         log.info("google watch of %s/%s stopped: no booking needs it", site_id, staff_id)
         return "stopped"
+    expires = int(r.hget(keys.google_watch(site_id, staff_id), "exp") or 0) / 1000
+    if watches.renew_at(expires, now) > now:  # looked at when a booking ended; still needed, not due
+        r.zadd(
+            keys.WATCHES_DUE,
+            {watches.member(site_id, staff_id): watches.next_look(r, site_id, staff_id, expires)},
+        )
+        return "kept"
     opened = watches.open_channel(r, site_id, staff_id)
     old_channel, old_resource = opened["old"]
     if old_channel and old_resource and old_channel != opened["ch"]:

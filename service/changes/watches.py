@@ -128,6 +128,13 @@ def renew_at(expires: float, now: float | None = None) -> float:
     return expires - min(RENEW_BEFORE, max(0.0, expires - now) / 2)
 
 
+def next_look(r: redis.Redis, site_id: str, staff_id: str, expires: float) -> float:
+    """When the cron looks at the channel next: its renewal, or the end of the last booking it watches
+    if that comes first (then a channel no booking needs is stopped)."""
+    last = r.zrange(keys.google_watched(site_id, staff_id), -1, -1, withscores=True)
+    return min(renew_at(expires), last[0][1] + 60) if last else renew_at(expires)
+
+
 def open_channel(r: redis.Redis, site_id: str, staff_id: str) -> dict[str, Any]:
     """Open a channel on the account's calendar and record it (the previous one stays recorded as `old`
     for the caller to stop). Raises what `clients.call` raises."""
@@ -149,7 +156,9 @@ def open_channel(r: redis.Redis, site_id: str, staff_id: str) -> dict[str, Any]:
     with r.pipeline(transaction=True) as pipe:
         pipe.hset(watch_key, mapping={"ch": channel_id, "rid": resource_id, "exp": expiration})
         pipe.set(keys.google_channel(channel_id), member(site_id, staff_id), ex=expires_in)
-        pipe.zadd(keys.WATCHES_DUE, {member(site_id, staff_id): renew_at(expiration / 1000)})
+        pipe.zadd(
+            keys.WATCHES_DUE, {member(site_id, staff_id): next_look(r, site_id, staff_id, expiration / 1000)}
+        )
         pipe.sadd(keys.site_watches(site_id), staff_id)
         pipe.execute()
     log.info("google watch of %s/%s opened (channel %s)", site_id, staff_id, channel_id)

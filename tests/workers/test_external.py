@@ -191,3 +191,23 @@ def test_a_zoom_start_time_that_is_not_utc_is_refused(world):
     body = {"event": "meeting.updated", "payload": {"object": {"id": 1, "start_time": "tomorrow"}}}
     answer = _zoom_event(Harness, body)
     assert answer.status_code == 422 and answer.get_json()["field"] == "payload.object.start_time"
+
+
+def test_the_cron_stops_a_channel_no_booking_needs_and_keeps_one_still_needed(world):
+    from workers import google_watch
+
+    assert run(world, "b8", 1) == "synced"
+    member = f"{world.site_id}|{STAFF}"
+    with world.app.app_context():
+        r = redis_client.get()
+        opened = watches.open_channel(r, world.site_id, STAFF)
+        r.zadd(keys.WATCHES_DUE, {member: 0})  # looked at now: the booking has not ended
+        assert google_watch.renew_due()["kept"] == 1
+        assert r.hget(keys.google_watch(world.site_id, STAFF), "ch").decode() == opened["ch"]
+        assert r.zscore(keys.WATCHES_DUE, member) > 0
+        r.zadd(keys.google_watched(world.site_id, STAFF), {"b8": 1})  # as if it had ended long ago
+        r.zadd(keys.WATCHES_DUE, {member: 0})
+        assert google_watch.renew_due()["stopped"] == 1
+        assert not r.exists(keys.google_watch(world.site_id, STAFF), keys.google_channel(opened["ch"]))
+        assert r.zscore(keys.WATCHES_DUE, member) is None
+    assert {c["id"]: c["stopped"] for c in world.sb.state()["google_channels"]}[opened["ch"]] is True
