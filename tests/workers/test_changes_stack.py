@@ -5,6 +5,7 @@ and a stand-in WordPress site receiving the signed `booking.changed` results."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -294,7 +295,9 @@ def test_channel_expiry_and_renewal(env):
     env.quiet()
     env.sandbox.post("google/channel-ttl", {"seconds": 3600})
     member = f"{env.site['site_id']}|{STAFF}"
-    env.r.zadd(keys.WATCHES_DUE, {member: 0})  # as if its renewal time had come
+    expired = int((time.time() - 1) * 1000)  # as if the channel had expired unnoticed (e.g. a cron outage)
+    env.r.hset(keys.google_watch(env.site["site_id"], STAFF), "exp", expired)
+    env.r.zadd(keys.WATCHES_DUE, {member: 0})
     Queue(MAINTENANCE, connection=env.r).enqueue("workers.google_watch.renew_due")
     new = wait_for(lambda: (w := env.watch()).get("ch") != old["ch"] and w, what="a renewed channel")
     channels = {c["id"]: c for c in env.sandbox.state()["google_channels"]}
