@@ -264,6 +264,7 @@ def test_expired_sync_token_falls_back_to_a_full_resync(env):
 
 
 def test_forged_notifications_are_ignored(env):
+    env.create("forged")
     watch = env.channel_open()
     env.quiet()
     url = env.stack.base_url + "/v1/google/notifications"
@@ -291,6 +292,7 @@ def test_forged_notifications_are_ignored(env):
 
 
 def test_channel_expiry_and_renewal(env):
+    env.create("expiring")
     old = env.channel_open()
     env.quiet()
     env.sandbox.post("google/channel-ttl", {"seconds": 3600})
@@ -316,6 +318,7 @@ def test_channel_expiry_and_renewal(env):
 
 
 def test_unlinking_the_account_stops_its_channel(env):
+    env.create("unlinked")
     watch = env.channel_open()
     env.quiet()
     assert env.linker.unlink("google", STAFF).status_code == 200
