@@ -17,6 +17,7 @@ notification arriving meanwhile queues one more, which waits for it.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -106,7 +107,7 @@ def _sync(r: redis.Redis, site_id: str, staff_id: str, full: bool) -> str:
                             description="google change")  # fmt: skip
         if next_token:
             sealed = keyring.seal(next_token.encode(), sync_token_aad(site_id, staff_id))
-            pipe.hset(watch_key, "sync", sealed)
+            pipe.hset(watch_key, mapping={"sync": sealed, "synced_at": int(time.time())})
         pipe.execute()
     log.info("google sync of %s/%s: %d changed event(s) read, %d of MeetBridge's queued",
              site_id, staff_id, seen, acted)  # fmt: skip

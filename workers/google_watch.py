@@ -6,7 +6,8 @@
   time, a day before they expire, or when the last booking they watch ends, if sooner): one due for
   renewal is replaced by a new one, and the old one stopped; one that no booking needs any more (none
   of the staff's bookings with a Google event ends in the future), or whose site or account is gone, is
-  stopped and forgotten. A failure leaves it due again a minute later.
+  stopped and forgotten. A failure leaves it due again a minute later. Google does not promise to
+  deliver every notification, so a calendar not synced for 15 minutes is synced anyway.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from service.changes import watches
 from service.exceptions import AccountNotLinked, NeedsRelink
 from service.providers import clients
 from service.storage import keys, redis_client
-from service.storage.queues import MAINTENANCE
+from service.storage.queues import MAINTENANCE, SYNC
 from workers import changes
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 #: Channels renewed or stopped per cron run at most (the rest stay due for the next run).
 BATCH = 200
 RETRY_SECONDS = 60
+#: A calendar whose last sync is older than this is synced by the cron even without a notification.
+POLL_AFTER = 15 * 60
 
 
 def ensure_soon(r: redis.Redis, site_id: str, staff_id: str) -> None:
@@ -69,7 +72,24 @@ def renew_due() -> dict[str, int]:
                         site_id, staff_id, type(exc).__name__)  # fmt: skip
             r.zadd(keys.WATCHES_DUE, {raw: now + RETRY_SECONDS})
             counts["failed"] += 1
+    counts["polled"] = _poll_quiet_calendars(r, now)
     return counts
+
+
+def _poll_quiet_calendars(r, now: float) -> int:
+    """Google does not promise to deliver every notification: a calendar not synced for `POLL_AFTER`
+    gets an incremental sync anyway (it reads nothing when nothing changed)."""
+    queued = 0
+    for raw in r.zrange(keys.WATCHES_DUE, 0, -1):
+        site_id, _, staff_id = raw.decode().partition("|")
+        synced_at = r.hget(keys.google_watch(site_id, staff_id), "synced_at")
+        if synced_at is None or now - int(synced_at) < POLL_AFTER:
+            continue
+        if r.set(keys.google_sync_pending(site_id, staff_id), 1, nx=True, ex=60):
+            watches.enqueue(r, SYNC, "workers.changes.google_sync", (site_id, staff_id), site_id=site_id,
+                            description=f"google changes {site_id}/{staff_id} (poll)")  # fmt: skip
+            queued += 1
+    return queued
 
 
 def _renew_one(r: redis.Redis, site_id: str, staff_id: str, now: float) -> str:

@@ -4,6 +4,7 @@ workers.changes) against a real redis-server and the sandbox in a thread."""
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from rq import Queue
@@ -211,3 +212,19 @@ def test_the_cron_stops_a_channel_no_booking_needs_and_keeps_one_still_needed(wo
         assert not r.exists(keys.google_watch(world.site_id, STAFF), keys.google_channel(opened["ch"]))
         assert r.zscore(keys.WATCHES_DUE, member) is None
     assert {c["id"]: c["stopped"] for c in world.sb.state()["google_channels"]}[opened["ch"]] is True
+
+
+def test_a_calendar_not_synced_for_a_while_is_polled(world):
+    from workers import google_watch
+
+    assert run(world, "b9", 1) == "synced"
+    with world.app.app_context():
+        r = redis_client.get()
+        watches.open_channel(r, world.site_id, STAFF)
+        changes.google_sync(world.site_id, STAFF, full=True)
+        assert google_watch.renew_due()["polled"] == 0  # synced just now
+        r.hset(keys.google_watch(world.site_id, STAFF), "synced_at", int(time.time()) - 16 * 60)
+        assert google_watch.renew_due()["polled"] == 1
+        jobs = [job.func_name for job in Queue(queues.SYNC, connection=r).jobs]
+        assert "workers.changes.google_sync" in jobs
+        assert google_watch.renew_due()["polled"] == 0  # one queued is enough
