@@ -228,3 +228,33 @@ def test_a_calendar_not_synced_for_a_while_is_polled(world):
         jobs = [job.func_name for job in Queue(queues.SYNC, connection=r).jobs]
         assert "workers.changes.google_sync" in jobs
         assert google_watch.renew_due()["polled"] == 0  # one queued is enough
+
+
+def test_a_change_racing_a_booking_event_from_the_site_is_ordered(world, monkeypatch):
+    """The staff member moves the event; before the change is applied, the site's own update (a newer
+    write by MeetBridge) lands: the change is older than MeetBridge's write and changes nothing."""
+    assert run(world, "b10", 1) == "synced"
+    eid = event_id(world.site_id, "b10")
+    world.sb.knob(
+        "google/move", {"event_id": eid, "start": "2031-01-20T08:00:00Z", "end": "2031-01-20T09:00:00Z"}
+    )
+    staff_move = _needed_item(_event(world, "b10"))
+    site_move = {"start": "2031-01-21T10:00:00+00:00", "end": "2031-01-21T10:30:00+00:00"}
+    assert run(world, "b10", 2, "booking.updated", **site_move) == "synced"  # holds the lock, writes later
+    with world.app.app_context():
+        r = redis_client.get()
+        assert external.google_event(r, world.site_id, STAFF, "b10", staff_move) == "own"
+        assert int(r.hget(keys.booking(world.site_id, "b10"), "start")) == 1926756000  # the site's times
+        # While a sync holds the booking's lock, a change waits for it (here: gives up, to try again).
+        monkeypatch.setattr(external, "LOCK_WAIT", 0.2)
+        lock = r.lock(keys.booking_lock(world.site_id, "b10"), timeout=10)
+        assert lock.acquire()
+        with pytest.raises(external.Busy):
+            external.google_event(r, world.site_id, STAFF, "b10", staff_move)
+        lock.release()
+    (meeting,) = live_meetings(world, "b10")
+    assert meeting["start_time"] == "2031-01-21T10:00:00Z"
+
+
+def _needed_item(event: dict) -> dict:
+    return changes._needed(event)
