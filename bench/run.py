@@ -203,6 +203,13 @@ def section_sync(ctx: Context) -> list[str]:
     ]
 
 
+def section_changes(ctx: Context) -> list[str]:
+    """Changes made in Google Calendar or Zoom: latency to booking.changed, cost per notification."""
+    from bench import changes
+
+    return changes.report_lines(*changes.measure(ctx.folder / "changes"))
+
+
 def section_cleanup(ctx: Context) -> list[str]:
     """Cleanup with 1,000 due among 1,000,000 vs 10,000 stored; memory per booking (issue 6)."""
     from bench import cleanup
@@ -333,6 +340,7 @@ SECTIONS: dict[str, Callable[[Context], list[str]]] = {
     "privacy": section_privacy,
     "chaos": section_chaos,
     "ha": ha.section,  # two web hosts, durable acks, Sentinel failover (network namespaces)
+    "changes": section_changes,  # issue 18: changes made in Google Calendar or Zoom flow back
     "adapters": wordpress_adapters.section,  # booking-plugin adapters (needs MEETBRIDGE_WP_PLUGINS)
 }
 

@@ -58,8 +58,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         google_calendar,
         google_freebusy,
         google_oauth,
+        google_push,
         hooks,
         knobs,
+        staff_knobs,
         zoom_api,
         zoom_oauth,
     )
@@ -69,6 +71,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["sandbox_state"] = SandboxState(parse_redirect_uris(app.config["SANDBOX_REDIRECT_URIS"]))
     hooks.init_app(app)
-    for module in (knobs, consent, google_oauth, google_calendar, google_freebusy, zoom_oauth, zoom_api):
+    for module in (
+        knobs,
+        staff_knobs,
+        consent,
+        google_oauth,
+        google_push,
+        google_calendar,
+        google_freebusy,
+        zoom_oauth,
+        zoom_api,
+    ):
         app.register_blueprint(module.bp)
     return app

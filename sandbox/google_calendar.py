@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import google_rules, timeutil
+from sandbox import google_push, google_rules, timeutil
 from sandbox.errors import google_bad_request, google_error
 from sandbox.google_bearer import authenticate
 from sandbox.state import SandboxState, get_state
@@ -50,7 +50,9 @@ def read_json() -> tuple[Any, Response | None]:
         return None, google_bad_request("Parse Error", "parseError")
 
 
-def _stamp(state: SandboxState, event: dict[str, Any]) -> None:
+def _stamp(state: SandboxState, event: dict[str, Any], key: tuple[str, str], *, notify: bool = True) -> None:
+    """A new etag and `updated` time, the change numbered for sync tokens, the calendar's channels told."""
+    google_push.record_change(state, key, event["id"], notify=notify)
     state.google_counter += 1
     now = timeutil.from_epoch(state.now())
     event["updated"] = timeutil.google_time(now)
@@ -130,8 +132,8 @@ def insert(calendar_id: str) -> Response:
         }
         event.update(_user_fields(body))
         event["sequence"] = 0
-        _stamp(state, event)
         events[event_id] = event
+        _stamp(state, event, key)
         logger.info("sandbox google: event %s inserted", event_id)
         return jsonify(event)
 
@@ -176,8 +178,8 @@ def _modify(method: str, calendar_id: str, event_id: str) -> Response:
         if time_error is not None:
             return time_error
         updated["sequence"] = current.get("sequence", 0) + 1
-        _stamp(state, updated)
         state.google_events[key][event_id] = updated
+        _stamp(state, updated, key)
         logger.info("sandbox google: event %s %sd", event_id, method)
         return jsonify(updated)
 
@@ -208,7 +210,7 @@ def delete(calendar_id: str, event_id: str) -> Response:
         if event["status"] == "cancelled":
             return google_error(410, "deleted", "Resource has been deleted")
         event["status"] = "cancelled"
-        _stamp(state, event)
+        _stamp(state, event, key)
     logger.info("sandbox google: event %s deleted", event_id)
     return Response(status=204)
 
@@ -276,8 +278,17 @@ def list_events(calendar_id: str) -> Response:
         return error or param_error
     state = get_state()
     with state.lock:
-        found = [copy.deepcopy(e) for e in state.google_events.get(key, {}).values() if _matches(e, params)]
+        if request.args.get("syncToken"):
+            found, sync_error = google_push.changed_since(state, key, request.args["syncToken"], request.args)
+            if sync_error is not None:
+                return sync_error
+            found = copy.deepcopy(found)
+        else:
+            found = [
+                copy.deepcopy(e) for e in state.google_events.get(key, {}).values() if _matches(e, params)
+            ]
         now = timeutil.google_time(timeutil.from_epoch(state.now()))
+        next_sync = google_push.sync_token(state, key)
     if params["orderBy"] == "updated":
         found.sort(key=lambda e: e["updated"])
     else:
@@ -293,8 +304,10 @@ def list_events(calendar_id: str) -> Response:
         "defaultReminders": [],
         "items": found[offset : offset + size],
     }
+    with state.lock:
+        state.google_items_listed += len(body["items"])
     if offset + size < len(found):
         body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
     else:
-        body["nextSyncToken"] = "sandbox-" + secrets.token_urlsafe(12)
+        body["nextSyncToken"] = next_sync
     return jsonify(body)

@@ -255,6 +255,12 @@ def dump_state() -> Response:
             "zoom_users": list(state.zoom_users.values()),
             "grants": grants,
             "token_refreshes": dict(state.refresh_counts),
+            "google_channels": [
+                {k: v for k, v in channel.items() if k not in ("token", "key")}
+                for channel in state.google_channels.values()
+            ],
+            "google_items_listed": state.google_items_listed,
+            "push_log": list(state.push_log),
             "calls_total": state.calls_total,
             "calls": list(state.calls),
         }

@@ -90,6 +90,9 @@ class SandboxState:
     def __init__(self, redirect_uris: list[str]) -> None:
         self.lock = threading.RLock()
         self._initial_redirect_uris = list(redirect_uris)
+        from sandbox.google_push import Outbox
+
+        self.outbox = Outbox(self)
         self.reset()
 
     def reset(self) -> None:
@@ -120,6 +123,16 @@ class SandboxState:
             self.zoom_meetings: dict[int, dict[str, Any]] = {}
             self.zoom_users: dict[str, dict[str, Any]] = {}
             self.zoom_daily: dict[tuple[str, str], int] = {}
+            # Push: watch channels by id, each calendar's resource id, the change log behind sync tokens
+            self.google_channels: dict[str, dict[str, Any]] = {}
+            self.google_resource_ids: dict[tuple[str, str], str] = {}
+            self.google_channel_ttl: int | None = None
+            self.google_changed: dict[tuple[str, str], dict[str, int]] = {}
+            self.google_change_counter = 0
+            self.sync_epoch = 0
+            self.google_items_listed = 0
+            self.zoom_webhook: dict[str, str] | None = None
+            self.push_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=CALL_LOG_MAX)
 
     def now(self) -> float:
         """Sandbox time (wall clock plus the clock knob's offset), in epoch seconds."""

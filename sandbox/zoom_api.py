@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import oauth, timeutil, zoom_rules
+from sandbox import oauth, staff_knobs, timeutil, zoom_rules
 from sandbox.errors import zoom_error
 from sandbox.state import SandboxState, get_state
 
@@ -257,7 +257,17 @@ def update_meeting(meeting_id: str) -> Response:
         meeting = record["meeting"]
         if "timezone" in body and "start_time" not in body:
             body = {**body, "start_time": meeting["start_time"]}
+        before = copy.deepcopy(meeting)
         _apply(meeting, body, user)
+        changed = [k for k in body if k in meeting and meeting[k] != before.get(k)]
+        if changed:
+            staff_knobs.meeting_updated(
+                state,
+                record,
+                {k: before.get(k) for k in changed},
+                {k: meeting[k] for k in changed},
+                user["email"],
+            )
     logger.info("sandbox zoom: meeting %s updated", meeting_id)
     return Response(status=204)
 
@@ -274,6 +284,7 @@ def delete_meeting(meeting_id: str) -> Response:
         if record is None:
             return _missing(meeting_id)
         record["deleted"] = True
+        staff_knobs.meeting_deleted(state, record, user["email"])
     logger.info("sandbox zoom: meeting %s deleted", meeting_id)
     return Response(status=204)
 

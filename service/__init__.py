@@ -43,6 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from service.accounts import accounts_api
     from service.availability import availability_api
     from service.bookings import events, status_api
+    from service.changes import google_push
     from service.cli import backup_cli, ledger_cli, sites_cli, vault_cli
     from service.http import ops
     from service.linking import connect, connect_api, oauth_callback
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         privacy_api.bp,
         settings_api.bp,
         zoom_webhooks.bp,
+        google_push.bp,
     ):
         app.register_blueprint(blueprint)
     paths = fast_path.init_app(app)  # in front of Flask: the hot routes' common answers

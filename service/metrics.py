@@ -73,6 +73,20 @@ def _stats(connection):
     relink.add_metric([], counts.get("accounts_needs_relink", 0))
     yield settled
     yield relink
+    pushes = CounterMetricFamily(
+        "meetbridge_google_notifications",
+        "Google push notifications: acted on (`accepted`), or `ignored` (unknown channel, wrong token)",
+        labels=["outcome"],
+    )
+    pushes.add_metric(["accepted"], counts.get("google_notifications", 0))
+    pushes.add_metric(["ignored"], counts.get("google_notifications_ignored", 0))
+    yield pushes
+    resyncs = CounterMetricFamily(
+        "meetbridge_google_full_resyncs",
+        "Full resyncs of a calendar after Google expired its sync token (410)",
+    )
+    resyncs.add_metric([], counts.get("google_full_resyncs", 0))
+    yield resyncs
 
 
 def _ledger(connection):

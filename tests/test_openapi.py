@@ -969,6 +969,58 @@ def _zoom_redis_down(h):
     return _zoom_event(h, payload, client=h.down.test_client())
 
 
+@case(ZOOM_EVENTS, "post", 200, "meeting_moved", status="queued")
+def _zoom_meeting_updated(h):
+    r = redis_client.get(h.app)
+    r.hset(keys.booking(h.site["site_id"], "b-2"), mapping={"zoom_id": "81234567891", "state": "synced"})
+    r.hset(keys.ZOOM_MEETINGS, "81234567891", f"{h.site['site_id']}|b-2")
+    meeting = {"id": 81234567891, "uuid": "u", "start_time": "2030-01-01T10:00:00Z", "duration": 30}
+    return _zoom_event(h, {"event": "meeting.updated", "event_ts": 1, "payload": {"object": meeting}})
+
+
+GOOGLE_PUSH = "/v1/google/notifications"
+
+
+def _google_push(h, client=None, **headers):
+    return (client or h.client).post(GOOGLE_PUSH, headers=headers)
+
+
+@case(GOOGLE_PUSH, "post", 200, "accepted")
+def _google_push_accepted(h):
+    from service.changes import watches
+
+    r = redis_client.get(h.app)
+    site_id = h.site["site_id"]
+    r.hset(keys.google_watch(site_id, "7"), mapping={"ch": "mbch-1", "rid": "res-1", "exp": 1})
+    r.set(keys.google_channel("mbch-1"), f"{site_id}|7")
+    with h.app.app_context():
+        token = watches.channel_token("mbch-1")
+    answer = _google_push(
+        h,
+        **{"X-Goog-Channel-ID": "mbch-1", "X-Goog-Channel-Token": token, "X-Goog-Resource-ID": "res-1",
+           "X-Goog-Resource-State": "exists", "X-Goog-Message-Number": "2"},
+    )  # fmt: skip
+    assert r.exists(keys.google_sync_pending(site_id, "7"))
+    return answer
+
+
+@case(GOOGLE_PUSH, "post", 200, "unknown_channel")
+def _google_push_unknown(h):
+    answer = _google_push(h, **{"X-Goog-Channel-ID": "mbch-x", "X-Goog-Channel-Token": "t"})
+    assert answer.data == b"" and redis_client.get(h.app).hget(keys.STATS, "google_notifications_ignored")
+    return answer
+
+
+@case(GOOGLE_PUSH, "post", 400, "no_channel", error="missing_channel")
+def _google_push_no_channel(h):
+    return _google_push(h, **{"X-Goog-Resource-State": "exists"})
+
+
+@case(GOOGLE_PUSH, "post", 503, "redis_down", error="storage_unavailable")
+def _google_push_redis_down(h):
+    return _google_push(h, client=h.down.test_client(), **{"X-Goog-Channel-ID": "mbch-1"})
+
+
 @pytest.fixture
 def harness(app, tmp_path):
     with app.app_context():

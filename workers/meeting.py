@@ -48,8 +48,9 @@ from service.providers import clients
 from service.providers.google_calendar import event_id
 from service.providers.zoom_meetings import marker
 from service.storage import keys, redis_client
-from workers import faults
+from workers import faults, unchanged
 from workers.outcome import Outcome
+from workers.unchanged import booking_digest
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,23 @@ class Work:
         self.marker = marker(site_id, booking_id)
         self.keyring = vault_keys.get()
         self.live_zoom_id = self._zoom_id()  # the meeting that exists now, as this sync goes
+        self.zoom_written_at: int | None = None
 
     # -- entry points -------------------------------------------------------------------------
 
     def apply(self) -> Outcome:
-        """Create or move the meeting and the event of a created or updated booking."""
+        """Create or move the meeting and the event of a created or updated booking; nothing is written
+        when both already say what the booking says (e.g. the site applied a change made in Google)."""
         start, end = parse_time(self.booking["start"]), parse_time(self.booking["end"])
         outcome = Outcome(
-            state="synced", start=int(start.timestamp()), end=int(end.timestamp()), staff_id=self.staff_id
+            state="synced",
+            start=int(start.timestamp()),
+            end=int(end.timestamp()),
+            staff_id=self.staff_id,
+            digest=booking_digest(self.booking),
         )
+        if unchanged.already_applied(self.record, self.booking, outcome):
+            return unchanged.fill(self.record, self.site_id, self.booking_id, outcome)
         if self.owner != self.staff_id:
             self._release_previous_owner(outcome)
         if self.record.get(b"staff") != self.staff_id.encode():
@@ -102,8 +111,11 @@ class Work:
             log.info("booking %s/%s: no Google account for staff %s; no event", *self._ids())
             outcome.google_skipped = "not_linked"
             outcome.cleared += ["gcal", "glink"]
+            outcome.zoom_written_at = self.zoom_written_at
             return outcome
         outcome.event_id, outcome.html_link = event["id"], event.get("htmlLink")
+        outcome.google_updated = event.get("updated")
+        outcome.zoom_written_at = self.zoom_written_at
         return outcome
 
     def cancel(self) -> Outcome:
@@ -230,6 +242,7 @@ class Work:
                 self._zoom(lambda token: zoom.update(token, zoom_id, body))
             except Gone:
                 raise ProviderRejected("the Zoom meeting of this booking was deleted at Zoom") from None
+            self.zoom_written_at = int(time.time() * 1000)
             return zoom_id, self._join_url()
         meeting = self._find_meeting() if self.record.get(b"zintent") else None
         if meeting is None:
@@ -246,6 +259,7 @@ class Work:
             # Created by an attempt killed before it recorded the meeting, perhaps for an older
             # revision (the booking was rescheduled meanwhile): bring it up to this one.
             self._adopt(zoom, str(meeting["id"]), body)
+        self.zoom_written_at = int(time.time() * 1000)
         zoom_id, join_url = str(meeting["id"]), meeting.get("join_url")
         self.live_zoom_id = zoom_id
         record = {"zoom_id": zoom_id}

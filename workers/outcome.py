@@ -25,10 +25,13 @@ class Outcome:
     staff_id: str | None = None  # recorded so cleanup and erasure can reach the meeting and the event
     old_zoom_id: str | None = None  # a meeting deleted by this sync (its webhook index entry goes)
     google_skipped: str | None = None  # `not_linked`: a Zoom booking of staff without a Google account
+    google_updated: str | None = None  # the event's `updated` as MeetBridge wrote it (no loop back)
+    zoom_written_at: int | None = None  # ms: when MeetBridge last wrote the meeting (no loop back)
+    digest: str | None = None  # keyed digest of the applied booking but its times (service.changes)
 
     @classmethod
     def failure(cls, reason: str) -> Outcome:
-        return cls(state="failed", error=reason[:500])
+        return cls(state="failed", error=reason[:500], cleared=["bsum"])
 
     @property
     def result_type(self) -> str:
@@ -51,6 +54,12 @@ class Outcome:
             fields["gcal"] = 1
         if self.html_link:
             fields["glink"] = keyring.seal(self.html_link.encode(), link_aad(site_id, booking_id))
+        if self.google_updated:
+            fields["gupd"] = self.google_updated
+        if self.zoom_written_at:
+            fields["zupd"] = self.zoom_written_at
+        if self.digest:
+            fields["bsum"] = self.digest
         return fields
 
     def result(self, site_id: str, booking_id: str, revision: int) -> dict[str, Any]:

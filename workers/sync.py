@@ -28,7 +28,7 @@ from service.providers import clients
 from service.sites import results, site_settings
 from service.storage import keys, ledger, redis_client
 from service.storage.queues import SYNC
-from workers import faults, leases, meeting
+from workers import faults, google_watch, leases, meeting
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,8 @@ def _sync_locked(
         outcome = work.failed(str(exc))
     settle(r, site_id, booking_id, revision, outcome, settings)
     log.info("booking %s/%s rev %s: %s", site_id, booking_id, revision, outcome.state)
+    if outcome.state == "synced" and outcome.event_id and outcome.staff_id:
+        google_watch.ensure_soon(r, site_id, outcome.staff_id)
     return outcome.state
 
 
@@ -244,6 +246,11 @@ def _index(
         pipe.hset(keys.ZOOM_MEETINGS, outcome.zoom_id, member)
     if outcome.old_zoom_id and outcome.old_zoom_id != outcome.zoom_id:
         pipe.hdel(keys.ZOOM_MEETINGS, outcome.old_zoom_id)
+    site_id, _, booking_id = member.partition("|")
+    if outcome.staff_id and outcome.event_id and outcome.end is not None:  # its calendar is watched
+        pipe.zadd(keys.google_watched(site_id, outcome.staff_id), {booking_id: outcome.end})
+    elif outcome.staff_id and outcome.state == "cancelled":
+        pipe.zrem(keys.google_watched(site_id, outcome.staff_id), booking_id)
 
 
 def on_sync_failure(job, connection, exc_type, exc_value, traceback) -> None:

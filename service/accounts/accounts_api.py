@@ -18,6 +18,7 @@ from redis.exceptions import LockError
 
 from service.accounts import revoke, vault
 from service.accounts.tokens import LOCK_SECONDS
+from service.changes import watches
 from service.http.web import error_body
 from service.sites import site_auth
 from service.sites.registry import Site
@@ -50,6 +51,8 @@ def unlink(site: Site, provider: str, staff_id: str):
     if not lock.acquire():
         return error_body(503, "busy", "the account is being refreshed; retry in a moment")
     try:
+        if provider == "google":
+            watches.forget(r, site_id, staff_id)  # channels.stop while the token still works
         found, revoked = revoke.revoke_and_forget(r, site_id, provider, staff_id)
     finally:
         try:

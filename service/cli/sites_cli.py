@@ -94,8 +94,16 @@ def reindex_command() -> None:
 @click.option(
     "--grace-minutes", type=int, default=None, help="Minutes after the end a Zoom meeting is deleted."
 )
-def settings_command(site_id: str, retention_days: int | None, grace_minutes: int | None) -> None:
-    """Show a site's settings, or change its retention window and grace period."""
+@click.option(
+    "--external-delete",
+    type=click.Choice(["report", "cancel", "recreate"]),
+    default=None,
+    help="What an event or meeting deleted in Google or Zoom does to its booking.",
+)
+def settings_command(
+    site_id: str, retention_days: int | None, grace_minutes: int | None, external_delete: str | None
+) -> None:
+    """Show a site's settings, or change its retention window, grace period and external-delete policy."""
     from service.sites import settings_api, site_settings
 
     r = redis_client.get()
@@ -103,7 +111,11 @@ def settings_command(site_id: str, retention_days: int | None, grace_minutes: in
         raise click.ClickException(f"no site {site_id!r}")
     changes = {
         name: value
-        for name, value in (("retention_days", retention_days), ("grace_minutes", grace_minutes))
+        for name, value in (
+            ("retention_days", retention_days),
+            ("grace_minutes", grace_minutes),
+            ("external_delete", external_delete),
+        )
         if value is not None
     }
     if not changes:

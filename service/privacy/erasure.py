@@ -37,6 +37,7 @@ from rq.job import Job, JobStatus
 
 from service.accounts import revoke, vault
 from service.bookings import lifecycle, meetings
+from service.changes import watches
 from service.exceptions import (
     AccountNotLinked,
     Gone,
@@ -151,7 +152,7 @@ def forget_booking(
         while True:
             try:
                 pipe.watch(key, index)
-                zoom_id = pipe.hget(key, "zoom_id")
+                zoom_id, staff_id = pipe.hmget(key, "zoom_id", "staff")
                 job_ids, idempotency = lifecycle.read_index(pipe, site_id, booking_id)
                 jobs = [job for job in Job.fetch_many(job_ids, connection=r) if _removable(job)]
                 if jobs:
@@ -168,6 +169,8 @@ def forget_booking(
                 ledger.settle(pipe, "bookings", site_id, booking_id)
                 if zoom_id:
                     pipe.hdel(keys.ZOOM_MEETINGS, zoom_id)
+                if staff_id:
+                    pipe.zrem(keys.google_watched(site_id, staff_id.decode()), booking_id)
                 for job in jobs:
                     _delete_job(pipe, job, unqueue=job in unqueue)
                 pipe.execute()
@@ -292,6 +295,7 @@ def erase_site(r: redis.Redis, site_id: str) -> dict[str, Any]:
     for booking_id in busy:  # each running sync stops at its next write, within its job's timeout
         _erase_in_site(r, site_id, booking_id, _sync_wait(), report, None)
     report["jobs_removed"] += remove_site_jobs(r, site_id)
+    report["google_channels_stopped"] = watches.forget_site(r, site_id)  # before the tokens are revoked
     revoked = 0
     members = sorted(m.decode() for m in r.smembers(keys.accounts(site_id)))
     for member in members:

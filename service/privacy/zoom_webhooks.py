@@ -16,6 +16,10 @@ Every request must carry `x-zm-request-timestamp` (Unix seconds, within 5 minute
   join links of their bookings (service.privacy.erasure.forget_zoom_user). Each site concerned is told with a
   signed `account.needs_relink` (`reason: "deauthorized"`), so WordPress shows that the staff member's
   Zoom account must be linked again before their next Zoom booking.
+- `meeting.updated` (a new `start_time` or `duration` in `payload.object`) and `meeting.deleted` of a
+  MeetBridge meeting: a job (`workers.changes.zoom_event`) applies the change to its booking under the
+  booking's lock (workers.external: the Google event follows a move; a delete applies the site's
+  `external_delete` policy; MeetBridge's own updates change nothing). Other meetings are ignored.
 - Any other event is acknowledged and ignored (200), so Zoom does not retry it.
 
 Each handler is idempotent: Zoom retries deliveries it thinks failed.
@@ -27,21 +31,25 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
 from rq import Queue
 
+from service.changes import watches
 from service.http.web import error_body
 from service.privacy import erasure
 from service.sites import results
 from service.storage import keys, redis_client
-from service.storage.queues import MAINTENANCE
+from service.storage.queues import MAINTENANCE, SYNC
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("zoom_webhooks", __name__)
 
+#: Zoom's `start_time` in a webhook: UTC, to the second.
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 #: Largest difference (seconds) between `x-zm-request-timestamp` and our clock.
 TOLERANCE = 300
 
@@ -87,7 +95,48 @@ def zoom_events():
         return _meeting_ended(payload)
     if event == "app_deauthorized":
         return _deauthorized(payload)
+    if event in ("meeting.updated", "meeting.deleted"):
+        return _meeting_changed(event, payload, body.get("event_ts"))
     return jsonify({"status": "ignored"})
+
+
+def _meeting_changed(event: str, payload: dict, event_ts):
+    meeting = payload.get("object")
+    meeting_id = meeting.get("id") if isinstance(meeting, dict) else None
+    if isinstance(meeting_id, bool) or not isinstance(meeting_id, int | str) or not str(meeting_id).isdigit():
+        return error_body(422, "invalid_event", "`payload.object.id` is missing", field="payload.object.id")
+    if meeting.get("occurrence_id") or meeting.get("occurrences"):
+        return jsonify({"status": "ignored"})  # MeetBridge's meetings are single (type 2)
+    start_time, duration = meeting.get("start_time"), meeting.get("duration")
+    if event == "meeting.updated":
+        if start_time is not None and not (isinstance(start_time, str) and _UTC_TIME.match(start_time)):
+            return error_body(
+                422,
+                "invalid_event",
+                "`start_time` must be a UTC time (yyyy-MM-ddTHH:mm:ssZ)",
+                field="payload.object.start_time",
+            )
+        if duration is not None and (
+            isinstance(duration, bool) or not isinstance(duration, int) or duration < 1
+        ):
+            return error_body(
+                422, "invalid_event", "`duration` must be minutes", field="payload.object.duration"
+            )
+        if start_time is None and duration is None:
+            return jsonify({"status": "ignored"})  # a change of something MeetBridge does not follow
+    r = redis_client.get()
+    member = r.hget(keys.ZOOM_MEETINGS, str(meeting_id))
+    if member is None:
+        return jsonify({"status": "ignored"})
+    site_id, _, booking_id = member.decode().partition("|")
+    ts = event_ts if isinstance(event_ts, int) and not isinstance(event_ts, bool) else 0
+    args = (site_id, booking_id, str(meeting_id), event)
+    if event == "meeting.updated":
+        args += (start_time, duration, ts)
+    job = "workers.changes.zoom_event"
+    watches.enqueue(r, SYNC, job, args, site_id=site_id, booking_id=booking_id, description=f"zoom {event}")
+    log.info("zoom %s: booking %s/%s queued", event, site_id, booking_id)
+    return jsonify({"status": "queued"})
 
 
 def _url_validation(payload: dict):

@@ -95,6 +95,37 @@ class GoogleCalendar:
         )
         self._execute(request, token)
 
+    def patch(self, token: str, calendar_id: str, event_id: str, body: dict, send_updates: str) -> dict:
+        """events.patch: change only the fields in `body` (e.g. the times)."""
+        request = self._service.events().patch(
+            calendarId=calendar_id, eventId=event_id, body=body, sendUpdates=send_updates
+        )
+        return self._execute(request, token)
+
+    def watch(self, token: str, calendar_id: str, channel: dict[str, Any]) -> dict[str, Any]:
+        """events.watch: open a web_hook channel (`{"id", "type", "address", "token", "params"}`) on the
+        calendar's events; returns Google's channel (`resourceId`, `expiration` in ms)."""
+        return self._execute(self._service.events().watch(calendarId=calendar_id, body=channel), token)
+
+    def stop_channel(self, token: str, channel_id: str, resource_id: str) -> None:
+        """channels.stop: no more notifications on the channel."""
+        body = {"id": channel_id, "resourceId": resource_id}
+        self._execute(self._service.channels().stop(body=body), token)
+
+    def changes(
+        self, token: str, calendar_id: str, sync_token: str | None, time_min: str, page_token: str | None
+    ) -> dict[str, Any]:
+        """One page of events.list: changed since `sync_token` (deleted ones included), or, without it, a
+        full list from `time_min` with deleted events. A 410 (the token expired) raises `Gone`."""
+        options: dict[str, Any] = {"calendarId": calendar_id, "maxResults": 2500, "showDeleted": True}
+        if sync_token:
+            options["syncToken"] = sync_token
+        else:
+            options["timeMin"] = time_min
+        if page_token:
+            options["pageToken"] = page_token
+        return self._execute(self._service.events().list(**options), token, reconnect=True)
+
     def probe(self, token: str, calendar_id: str = "primary") -> None:
         """List at most one event of the calendar (events.list): a cheap proof that the token works."""
         request = self._service.events().list(calendarId=calendar_id, maxResults=1)

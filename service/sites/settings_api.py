@@ -34,17 +34,21 @@ class InvalidSetting(ValueError):
         self.field = field
 
 
-def validate(changes: Any) -> dict[str, int | bool]:
+def validate(changes: Any) -> dict[str, int | bool | str]:
     """The changes as typed values. Raises `InvalidSetting`."""
     if not isinstance(changes, dict):
         raise InvalidSetting("(root)", "the body must be a JSON object of settings")
     if not changes:
         raise InvalidSetting("(root)", "name at least one setting")
-    typed: dict[str, int | bool] = {}
+    typed: dict[str, int | bool | str] = {}
     for name, value in changes.items():
         if name not in site_settings.DEFAULTS:
             raise InvalidSetting(name, f"unknown setting {name!r}")
-        if isinstance(site_settings.DEFAULTS[name], bool):
+        if isinstance(site_settings.DEFAULTS[name], str):
+            choices = site_settings.CHOICES[name]
+            if value not in choices:
+                raise InvalidSetting(name, f"{name} must be one of {', '.join(choices)}")
+        elif isinstance(site_settings.DEFAULTS[name], bool):
             if not isinstance(value, bool):
                 raise InvalidSetting(name, f"{name} must be true or false")
         else:
@@ -55,9 +59,11 @@ def validate(changes: Any) -> dict[str, int | bool]:
     return typed
 
 
-def save(r: redis.Redis, site_id: str, changes: dict[str, int | bool]) -> dict[str, int | bool]:
+def save(r: redis.Redis, site_id: str, changes: dict[str, int | bool | str]) -> dict[str, int | bool | str]:
     """Store validated changes in the site's record; returns every setting. Raises KeyError: no site."""
-    fields = {f"set_{name}": int(value) for name, value in changes.items()}
+    fields = {
+        f"set_{name}": value if isinstance(value, str) else int(value) for name, value in changes.items()
+    }
     script = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end redis.call('HSET', KEYS[1], unpack(ARGV)) return 1"  # noqa: E501
     flat = [item for pair in fields.items() for item in pair]
     if not r.eval(script, 1, keys.site(site_id), *flat):

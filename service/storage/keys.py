@@ -74,7 +74,7 @@ RATE_LIMITED = ("export", "erase")
 def site_level(site_id: str) -> list[str]:
     """Every fixed-name key of a site under its prefix (its indexes, its accounts' set, its counters)."""
     named = [site_bookings(site_id), site_jobs(site_id), site_connect(site_id), accounts(site_id),
-             requests_seen(site_id)]  # fmt: skip
+             requests_seen(site_id), site_watches(site_id)]  # fmt: skip
     return named + [rate_limit(site_id, name) for name in RATE_LIMITED]
 
 
@@ -170,3 +170,50 @@ ACCOUNTS_SWEPT = "mb:cleanup:acctsweep"
 #: Hash of counters for /metrics (never reset, ids only): `bookings_<state>` for every settled booking
 #: revision (synced, failed, cancelled), `accounts_needs_relink` for every account marked so.
 STATS = "mb:stats"
+
+
+# -- changes made outside (Google watch channels, incremental sync) ----------------------------------
+
+
+def site_watches(site_id: str) -> str:
+    """Set: staff ids of the site with a Google watch channel (`google_watch`), for site erasure."""
+    return f"mb:s:{site_id}:gwatches"
+
+
+def google_watch(site_id: str, staff_id: str) -> str:
+    """Hash: the staff member's Google watch channel (channel id, resource id, expiration in ms) and the
+    calendar's sealed sync token. Its token is never stored: it is derived from the channel id."""
+    return f"mb:s:{site_id}:gwatch:{staff_id}"
+
+
+def google_watched(site_id: str, staff_id: str) -> str:
+    """Sorted set: booking ids of the staff member with a Google event, scored by their end (epoch s).
+    An incremental sync acts on these bookings' events only; a channel with no booking ending in the
+    future is stopped."""
+    return f"mb:s:{site_id}:gbk:{staff_id}"
+
+
+def google_watch_opening(site_id: str, staff_id: str) -> str:
+    """String (expires within a minute): a job opening the staff member's channel is queued."""
+    return f"mb:s:{site_id}:gwatchq:{staff_id}"
+
+
+def google_sync_pending(site_id: str, staff_id: str) -> str:
+    """String (expires): an incremental sync job of the staff member's calendar is queued (coalescing)."""
+    return f"mb:s:{site_id}:gsyncq:{staff_id}"
+
+
+def google_sync_lock(site_id: str, staff_id: str) -> str:
+    """String: held while one incremental sync of the staff member's calendar runs."""
+    return f"mb:s:{site_id}:gsynclock:{staff_id}"
+
+
+def google_channel(channel_id: str) -> str:
+    """String: `{site_id}|{staff_id}` of a live watch channel. Global: a notification names only its
+    channel; readers check the member's watch still names the channel."""
+    return f"mb:gch:{channel_id}"
+
+
+#: Sorted set of `{site_id}|{staff_id}` scored by when the staff member's watch channel must be renewed
+#: (some time before it expires), read by the cron's renewal run.
+WATCHES_DUE = "mb:idx:gwatch"

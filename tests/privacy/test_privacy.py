@@ -164,3 +164,39 @@ class _Harness:
 
 def w_harness(w: World) -> _Harness:
     return _Harness(w)
+
+
+PERSONAL_EVENTS = (
+    "therapy session",
+    "friend7@personal.example",
+    "call mum about the results",
+    "personal00007",
+)
+
+
+def test_the_staff_calendar_is_never_kept_and_site_erasure_stops_its_channel(world, caplog):
+    """A calendar with 1,000 personal events changing: read by the incremental sync, dropped in memory;
+    nothing of them in Redis or in a log line. Erasing the site stops the watch channel."""
+    from service.changes import watches
+    from tests.workers.test_meeting import run
+    from workers import changes
+
+    w = world
+    assert run(w, "p1", 1) == "synced"
+    user = next(g["user"] for g in w.sb.state()["grants"] if g["provider"] == "google")
+    caplog.set_level("DEBUG")
+    with w.app.app_context():
+        r = redis_client.get()
+        opened = watches.open_channel(r, w.site_id, STAFF)
+        changes.google_sync(w.site_id, STAFF, full=True)
+        for round_ in (1, 2):
+            w.sb.knob("google/personal", {"user": user, "count": 1000, "round": round_})
+            assert changes.google_sync(w.site_id, STAFF) == "read 1000, queued 0"
+    stored = redis_dump(w.r)
+    for needle in PERSONAL_EVENTS:
+        assert needle.encode() not in stored and needle not in caplog.text
+    result = w.app.test_cli_runner().invoke(args=["sites", "delete", w.site_id, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["google_channels_stopped"] == 1
+    assert {c["id"]: c["stopped"] for c in w.sb.state()["google_channels"]}[opened["ch"]] is True
+    assert traces(w.r, w.site_id) == [] and w.site_id.encode() not in redis_dump(w.r)
