@@ -30,10 +30,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from sandbox import google_push, timeutil
-from sandbox.knobs import KnobError, _body, _int
+from sandbox.knobs import KnobError, _body, _int, _knob_error
 from sandbox.state import SandboxState, get_state
 
 bp = Blueprint("staff_knobs", __name__, url_prefix="/_sandbox")
+bp.register_error_handler(KnobError, _knob_error)  # a knob used wrongly answers 400 with the reason
 
 
 def _find_event(state: SandboxState, event_id: Any) -> tuple[tuple[str, str], dict[str, Any]]:
@@ -152,6 +153,8 @@ def zoom_webhook() -> Response:
 
 
 def _meeting(state: SandboxState, meeting_id: Any) -> dict[str, Any]:
+    if isinstance(meeting_id, str) and meeting_id.isdigit():
+        meeting_id = int(meeting_id)  # Zoom's ids are numbers; sites and results carry them as strings
     record = state.zoom_meetings.get(meeting_id) if isinstance(meeting_id, int) else None
     if record is None or record["deleted"]:
         raise KnobError("no such meeting")

@@ -149,3 +149,24 @@ def test_zoom_signature_matches_the_body():
         b"s3", f"v0:{headers['x-zm-request-timestamp']}:".encode() + body, hashlib.sha256
     ).hexdigest()
     assert headers["x-zm-signature"] == f"v0={expected}" and json.loads(body)["event"] == "meeting.deleted"
+
+
+def test_staff_knobs_take_meeting_ids_as_sites_carry_them_and_refuse_what_is_not_there(sb):
+    token = sb.zoom_token()["access_token"]
+    body = {"topic": "t", "type": 2, "start_time": "2030-01-01T10:00:00Z", "duration": 30}
+    meeting = requests.post(
+        sb.url("/zoom/v2/users/me/meetings"),
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).json()
+    sb.knob("zoom/delete", {"meeting_id": str(meeting["id"])})  # results carry Zoom's ids as strings
+    for knob, body in (
+        ("zoom/delete", {"meeting_id": meeting["id"]}),  # deleted already
+        ("zoom/update", {"meeting_id": "12x", "start_time": "2030-01-01T12:00:00Z", "duration": 45}),
+        ("google/move", {"event_id": "nope", "start": "2030-01-01T12:00:00Z", "end": "2030-01-01T13:00:00Z"}),
+        ("google/delete", {"event_id": "nope"}),
+    ):
+        answer = requests.post(sb.url(f"/_sandbox/{knob}"), json=body, timeout=10)
+        assert answer.status_code == 400, (knob, answer.status_code, answer.text)
+        assert answer.json()["error"].startswith("no such"), answer.text

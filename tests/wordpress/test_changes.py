@@ -6,12 +6,16 @@ Easy Appointments 3.12.23 as observed (tests/wordpress/fixtures) in a site in Eu
 (Debian's Chromium) does what the admin does: sees the notice and the bookings page, turns on "Apply
 changes made in Google Calendar or Zoom", looks at the appointment in Easy Appointments' list.
 
-Until the service half of issue 18 is merged, MeetBridge does not yet send `booking.changed` on its
-own; this test has it queue the result as the service does, so the plugin side is checked for real."""
+The first tests have MeetBridge queue each result as its change handlers do, to go through every kind
+of change; the last one makes the change as the staff member would, in the sandbox's Google Calendar and
+Zoom, and MeetBridge finds it (its watch channel's push notification, Zoom's webhook) and tells the site
+on its own."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 
 import pytest
 
@@ -24,6 +28,7 @@ from tests.wordpress.test_e2e import column
 pytestmark = pytest.mark.stack
 
 ADMIN_ID = "1"
+ZOOM_SECRET = "sandbox-zoom-webhook"  # noqa: S105 - development mode's ZOOM_WEBHOOK_SECRET_TOKEN
 SHOTS = browser.ARTIFACTS / "wordpress"
 
 
@@ -223,13 +228,8 @@ def test_a_resend_sends_the_booking_again(world):
 
 
 def test_the_delete_policy_is_saved_at_meetbridge_from_the_settings_page(world):
-    """The settings page PUTs `{"external_delete": …}` to MeetBridge's signed settings route. The
-    setting itself is the service half of issue 18 (service/sites/site_settings): until that is merged,
-    MeetBridge accepts the signed request and refuses the unknown setting (422), and the page says so
-    and keeps "report"; once merged, MeetBridge stores the choice."""
-    from service.sites import site_settings
-
-    merged = "external_delete" in site_settings.DEFAULTS
+    """The settings page PUTs `{"external_delete": …}` to MeetBridge's signed settings route, and
+    keeps the choice once MeetBridge has stored it."""
     export = f"/v1/sites/{world.site['site_id']}/export"
     cancel = "Cancel the booking: MeetBridge deletes the other item too"
     with browser.page(width=1100, height=900) as page:
@@ -237,15 +237,100 @@ def test_the_delete_policy_is_saved_at_meetbridge_from_the_settings_page(world):
         page.goto(world.wp.url + "/wp-admin/admin.php?page=meetbridge-settings")
         page.get_by_label(cancel).check()
         page.get_by_role("button", name="Save settings").click()
-        if merged:
-            page.get_by_text("Settings saved.").wait_for()
-            assert page.get_by_label(cancel).is_checked()
-        else:  # WordPress shows the error instead of "Settings saved."
-            page.get_by_text("MeetBridge did not save what happens when a meeting is deleted").wait_for()
-            assert "HTTP 422 invalid_settings unknown setting 'external_delete'" in page.content()
-            assert not page.get_by_label(cancel).is_checked()
+        page.get_by_text("Settings saved.").wait_for()
+        assert page.get_by_label(cancel).is_checked()
         page.screenshot(path=str(SHOTS / "changes-5-delete-policy.png"), full_page=True)
     settings = world.linker.signed("GET", export).json()["settings"]
-    assert settings.get("external_delete") == ("cancel" if merged else None)
-    kept = world.wp.php("return MeetBridge_Settings::external_delete();")
-    assert kept == ("cancel" if merged else "report")
+    assert settings.get("external_delete") == "cancel"
+    assert world.wp.php("return MeetBridge_Settings::external_delete();") == "cancel"
+
+
+def quiet(world) -> None:
+    """Until MeetBridge's queues are empty and nothing runs (the providers' echoes of its own writes
+    included), twice in a row a second apart."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    from service.storage.queues import ALL
+
+    r = world.redis.client()
+
+    def idle() -> bool:
+        return all(
+            not Queue(name, connection=r).count and not StartedJobRegistry(name, connection=r).count
+            for name in ALL
+        )
+
+    def twice() -> bool:
+        if not idle():
+            return False
+        time.sleep(1)
+        return idle()
+
+    wait("a quiet MeetBridge", twice)
+
+
+def provider_writes(world) -> tuple[int, int]:
+    calls = world.sandbox.state()["calls"]
+    zoom = sum(1 for c in calls if c["method"] == "PATCH" and "/zoom/v2/meetings/" in c["path"])
+    google = sum(1 for c in calls if c["method"] in ("PUT", "PATCH") and "/events/" in c["path"])
+    return zoom, google
+
+
+def test_moved_in_google_calendar_and_deleted_in_zoom_by_the_staff_member(world):
+    """No stand-in for MeetBridge's side: the staff member drags the event in Google Calendar (across
+    the end of summer time) and later deletes the Zoom meeting in Zoom; MeetBridge hears of each through
+    its watch channel and Zoom's webhook, the site's Easy Appointments follows the move, the echo of
+    that update writes nothing anywhere, and the delete is reported."""
+    world.sandbox.post(
+        "zoom/webhook", {"url": world.stack.base_url + "/v1/zoom/events", "secret_token": ZOOM_SECRET}
+    )
+    world.wp.php(
+        "$s = get_option( 'meetbridge_settings' ); $s['ea_apply_changes'] = true; $s['external_delete'] ="
+        " 'report'; update_option( 'meetbridge_settings', $s ); return true;"
+    )
+    subprocess.run(  # the operator's CLI: back to the default policy after the settings-page test
+        [str(processes.BIN / "flask"), "--app", "service", "sites", "settings", world.site["site_id"]]
+        + ["--external-delete", "report"],
+        env=world.stack.env, cwd=processes.ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    d_id, d = book(world, "2030-10-25", "10:00", "dia@example.com")  # Friday, CEST (UTC+2)
+    quiet(world)  # its watch channel is open and the providers' echoes of its creation are handled
+    zoom_before, google_before = provider_writes(world)
+
+    # Dragged to Monday 10:00 in Berlin, after the clocks went back (CET, UTC+1).
+    world.sandbox.post(
+        "google/move",
+        {"event_id": d["event_id"], "start": "2030-10-28T09:00:00Z", "end": "2030-10-28T09:30:00Z"},
+    )
+    moved = applied(world, f"ea-{d_id}", 1)
+    assert (moved["change_kind"], moved["change_provider"], moved["change_state"]) == (
+        "moved",
+        "google",
+        "synced",
+    )
+    ea = wait(
+        f"appointment {d_id} moved",
+        lambda: (lambda app: app if app["date"] == "2030-10-28" else None)(appointment(world, d_id)),
+    )
+    assert (ea["start"], ea["end"], ea["status"]) == ("10:00:00", "10:30:00", "confirmed")
+    d = settled(world, f"ea-{d_id}", "synced", 2)  # the adapter's booking.updated, revision 2
+    assert meeting(world, d["meeting_id"])["start_time"] == "2030-10-28T09:00:00Z"
+    quiet(world)
+    # MeetBridge moved the Zoom meeting once; the site's update, equal to the providers, wrote nothing.
+    assert provider_writes(world) == (zoom_before + 1, google_before)
+    assert int(row(world, f"ea-{d_id}")["change_sequence"]) == 1, "no change came back from its own writes"
+
+    # The Zoom meeting deleted in Zoom: reported (the site's policy), the appointment stays.
+    world.sandbox.post("zoom/delete", {"meeting_id": d["meeting_id"]})
+    gone = applied(world, f"ea-{d_id}", 2)
+    assert (gone["change_kind"], gone["change_provider"], gone["change_state"]) == (
+        "deleted",
+        "zoom",
+        "partial",
+    )
+    assert gone["join_url"] is None and gone["event_link"]
+    assert appointment(world, d_id)["status"] == "confirmed"
+    status = world.linker.signed("GET", f"/v1/sites/{world.site['site_id']}/bookings/ea-{d_id}").json()
+    assert status["state"] == "partial"
+    assert world.wp.plugin_log_lines() == []
