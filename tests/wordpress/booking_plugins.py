@@ -22,6 +22,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -362,3 +364,48 @@ def replay(wp: WordPress, plugin: BookingPlugin, step_name: str, adapter: str) -
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0 and "replayed" in done.stdout, done.stdout + done.stderr
+
+
+@contextmanager
+def real_world(folder: Path, plugin: BookingPlugin, adapter: str, shots: Path, note: str) -> Iterator[Run]:
+    """The real plugin (skipped when it is not on this machine) in a real WordPress with the real
+    MeetBridge, the theme its pages need and the hook recorder: yields the run; when the module is done,
+    writes the recording (`note` says what was run; only with MEETBRIDGE_WRITE_FIXTURES=1) and stops
+    everything."""
+    from tests import browser
+    from tests.wordpress.conftest import require_wordpress
+    from tests.wordpress.meetbridge_world import start_world
+
+    require_wordpress()
+    browser.require_chromium()
+    source = require_plugin(plugin)
+    world = start_world(folder)
+    try:
+        use_theme(world.wp)
+        run = Run(world, plugin, adapter, shots)
+        install(world.wp, plugin, source)
+        yield run
+        write_recording(plugin, world.wp, run.steps, note)
+    finally:
+        world.stop()
+
+
+@contextmanager
+def replay_world(folder: Path):
+    """A real WordPress with the real MeetBridge, for a recording replayed through the real stack."""
+    from tests.wordpress.conftest import require_wordpress
+    from tests.wordpress.meetbridge_world import start_world
+
+    require_wordpress()
+    world = start_world(folder)
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+def newest_id(world, query: str, email: str) -> int:
+    """The first column of the first row of `query` (SQL with `{$wpdb->prefix}` and one `%s`, the
+    customer's e-mail), e.g. a customer's newest booking in the plugin's tables."""
+    php = f"global $wpdb; return $wpdb->get_var( $wpdb->prepare( \"{query}\", '{email}' ) );"
+    return int(world.wp.php(php))

@@ -24,8 +24,6 @@ from tests.wordpress import amelia_ui, booking_plugins
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.amelia_ui import AMELIA
 from tests.wordpress.booking_plugins import BERLIN, Run, local, utc
-from tests.wordpress.conftest import require_wordpress
-from tests.wordpress.meetbridge_world import start_world
 from tests.wordpress.test_e2e import busy_in_google, events, meetings, outbox, row, settled
 
 pytestmark = pytest.mark.stack
@@ -53,21 +51,19 @@ def appointment_id(world, email: str) -> int:
         " JOIN {$wpdb->prefix}amelia_users u ON u.id = b.customerId"
         " WHERE u.email = %s ORDER BY b.id DESC LIMIT 1"
     )
-    return int(
-        world.wp.php(f"global $wpdb; return $wpdb->get_var( $wpdb->prepare( \"{query}\", '{email}' ) );")
-    )
+    return booking_plugins.newest_id(world, query, email)
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    require_wordpress()
-    browser.require_chromium()
-    source = booking_plugins.require_plugin(AMELIA)
-    world = start_world(tmp_path_factory.mktemp("amelia"))
-    try:
-        booking_plugins.use_theme(world.wp)
-        setup = Run(world, AMELIA, "MeetBridge_Amelia", SHOTS)
-        booking_plugins.install(world.wp, AMELIA, source)
+    note = (
+        "Amelia Lite 1.2.34 (wordpress.org ameliabooking), WordPress 6.1.9, PHP 8.2, MariaDB 10.11,"
+        " site time zone Europe/Berlin; booked through [ameliastepbooking] in Chromium, managed in"
+        " Amelia's admin"
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("amelia")
+    with booking_plugins.real_world(folder, AMELIA, "MeetBridge_Amelia", SHOTS, note) as setup:
+        world = setup.world
         # Amelia's notification settings: send through wp_mail (caught), and the customer's e-mails
         # carry the join link placeholder and Amelia's cancel link.
         world.wp.php(AMELIA_SETTINGS)
@@ -80,14 +76,6 @@ def real(tmp_path_factory):
         # plugin keeps busy times for up to 30 s, so an event added later could show a little later).
         busy_in_google(world, setup.sam, local(setup.first, 14), local(setup.first, 15))
         yield setup
-        booking_plugins.write_recording(
-            AMELIA, world.wp, setup.steps,
-            "Amelia Lite 1.2.34 (wordpress.org ameliabooking), WordPress 6.1.9, PHP 8.2, MariaDB 10.11,"
-            " site time zone Europe/Berlin; booked through [ameliastepbooking] in Chromium, managed in"
-            " Amelia's admin",
-        )  # fmt: skip
-    finally:
-        world.stop()
 
 
 def booked(real: Run, name: str, day: dt.date, slot: str, first: str, email: str, shoot: bool = False) -> int:
@@ -254,15 +242,11 @@ def test_bookings_page_and_what_amelia_fired(real):
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    require_wordpress()
-    world = start_world(tmp_path_factory.mktemp("amelia-replay"))
-    try:
+    with booking_plugins.replay_world(tmp_path_factory.mktemp("amelia-replay")) as world:
         booking_plugins.stand_in(world.wp, AMELIA, "AMELIA_VERSION")
         sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
         booking_plugins.link_staff(world, sam, "sam.staff@example.com")  # the recording's employee
         yield world
-    finally:
-        world.stop()
 
 
 def replay(world, step: str) -> None:

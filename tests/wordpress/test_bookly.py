@@ -24,8 +24,6 @@ from tests.wordpress import booking_plugins, bookly_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.booking_plugins import Run, local, utc
 from tests.wordpress.bookly_ui import BOOKLY, FORM
-from tests.wordpress.conftest import require_wordpress
-from tests.wordpress.meetbridge_world import start_world
 from tests.wordpress.test_e2e import busy_in_google, events, meetings, outbox, row, settled
 
 pytestmark = pytest.mark.stack
@@ -42,35 +40,25 @@ def appointment_id(world, email: str) -> int:
         " {$wpdb->prefix}bookly_customers c ON c.id = ca.customer_id WHERE c.email = %s"
         " ORDER BY ca.id DESC LIMIT 1"
     )
-    return int(
-        world.wp.php(f"global $wpdb; return $wpdb->get_var( $wpdb->prepare( \"{query}\", '{email}' ) );")
-    )
+    return booking_plugins.newest_id(world, query, email)
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    require_wordpress()
-    browser.require_chromium()
-    source = booking_plugins.require_plugin(BOOKLY)
-    world = start_world(tmp_path_factory.mktemp("bookly"))
-    try:
-        booking_plugins.use_theme(world.wp)
-        run = Run(world, BOOKLY, ADAPTER, SHOTS)
-        booking_plugins.install(world.wp, BOOKLY, source)
+    note = (
+        "Bookly 27.4 (wordpress.org bookly-responsive-appointment-booking-tool, the free plugin),"
+        " WordPress 6.1.9, PHP 8.2, MariaDB 10.11, site time zone Europe/Berlin; booked through"
+        " [bookly-form] in Chromium, managed in Bookly's admin (Appointments) and with the cancel link"
+        " of Bookly's e-mail; its writes as WordPress's query filter saw them"
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("bookly")
+    with booking_plugins.real_world(folder, BOOKLY, ADAPTER, SHOTS, note) as run:
+        world = run.world
         world.wp.php(bookly_ui.SET_UP)
         run.book_url = booking_plugins.page(world.wp, "book", bookly_ui.SHORTCODE)
         run.link_sam()
         busy_in_google(world, run.sam, local(run.first, 14), local(run.first, 15))
         yield run
-        booking_plugins.write_recording(
-            BOOKLY, world.wp, run.steps,
-            "Bookly 27.4 (wordpress.org bookly-responsive-appointment-booking-tool, the free plugin),"
-            " WordPress 6.1.9, PHP 8.2, MariaDB 10.11, site time zone Europe/Berlin; booked through"
-            " [bookly-form] in Chromium, managed in Bookly's admin (Appointments) and with the cancel link"
-            " of Bookly's e-mail; its writes as WordPress's query filter saw them",
-        )  # fmt: skip
-    finally:
-        world.stop()
 
 
 def booked(run: Run, name: str, day: dt.date, time_: str, who: str, email: str, shoot: bool = False) -> int:
@@ -214,9 +202,7 @@ def test_what_bookly_wrote(real):
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    require_wordpress()
-    world = start_world(tmp_path_factory.mktemp("bookly-replay"))
-    try:
+    with booking_plugins.replay_world(tmp_path_factory.mktemp("bookly-replay")) as world:
         stand_in = world.wp.root / "wp-content" / "mu-plugins" / f"{BOOKLY.slug}-stand-in.php"
         stand_in.write_text(
             f"<?php\n// Test-only: {BOOKLY.slug} {BOOKLY.version} reduced to the class its main file loads"
@@ -229,8 +215,6 @@ def replayed(tmp_path_factory):
         sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
         booking_plugins.link_staff(world, sam, "sam.staff@example.com")  # the recording's staff member
         yield world
-    finally:
-        world.stop()
 
 
 def test_the_recording_through_the_stack(replayed):

@@ -21,9 +21,7 @@ from tests import browser
 from tests.wordpress import booking_plugins, latepoint_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.booking_plugins import Run, local, utc
-from tests.wordpress.conftest import require_wordpress
 from tests.wordpress.latepoint_ui import LATEPOINT
-from tests.wordpress.meetbridge_world import start_world
 from tests.wordpress.test_e2e import busy_in_google, events, meetings, outbox, row, settled
 
 pytestmark = pytest.mark.stack
@@ -39,21 +37,19 @@ def booking_id(world, email: str) -> int:
         "SELECT b.id FROM {$wpdb->prefix}latepoint_bookings b JOIN {$wpdb->prefix}latepoint_customers c"
         " ON c.id = b.customer_id WHERE c.email = %s ORDER BY b.id DESC LIMIT 1"
     )
-    return int(
-        world.wp.php(f"global $wpdb; return $wpdb->get_var( $wpdb->prepare( \"{query}\", '{email}' ) );")
-    )
+    return booking_plugins.newest_id(world, query, email)
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    require_wordpress()
-    browser.require_chromium()
-    source = booking_plugins.require_plugin(LATEPOINT)
-    world = start_world(tmp_path_factory.mktemp("latepoint"))
-    try:
-        booking_plugins.use_theme(world.wp)
-        run = Run(world, LATEPOINT, ADAPTER, SHOTS)
-        booking_plugins.install(world.wp, LATEPOINT, source)
+    note = (
+        "LatePoint 5.6.5 (wordpress.org latepoint; its readme asks for WordPress 6.5, it ran on 6.1.9 for"
+        " every path here), PHP 8.2, MariaDB 10.11, site time zone Europe/Berlin; booked through"
+        " [latepoint_book_form] in Chromium, managed in LatePoint's admin"
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("latepoint")
+    with booking_plugins.real_world(folder, LATEPOINT, ADAPTER, SHOTS, note) as run:
+        world = run.world
         # LatePoint's setting "customers may cancel their bookings", as an admin switches it on.
         world.wp.php(
             "OsSettingsHelper::save_setting_by_name( 'allow_customer_booking_cancellation', 'on' ); return 1;"
@@ -65,14 +61,6 @@ def real(tmp_path_factory):
         run.link_sam()
         busy_in_google(world, run.sam, local(run.first, 14), local(run.first, 15))
         yield run
-        booking_plugins.write_recording(
-            LATEPOINT, world.wp, run.steps,
-            "LatePoint 5.6.5 (wordpress.org latepoint; its readme asks for WordPress 6.5, it ran on 6.1.9 for"
-            " every path here), PHP 8.2, MariaDB 10.11, site time zone Europe/Berlin; booked through"
-            " [latepoint_book_form] in Chromium, managed in LatePoint's admin",
-        )  # fmt: skip
-    finally:
-        world.stop()
 
 
 def booked(
@@ -218,15 +206,11 @@ def test_bookings_page_and_what_latepoint_fired(real):
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    require_wordpress()
-    world = start_world(tmp_path_factory.mktemp("latepoint-replay"))
-    try:
+    with booking_plugins.replay_world(tmp_path_factory.mktemp("latepoint-replay")) as world:
         booking_plugins.stand_in(world.wp, LATEPOINT, "LATEPOINT_VERSION")
         sam = str(world.wp.php("return get_user_by( 'login', 'sam' )->ID;"))
         booking_plugins.link_staff(world, sam, "sam.staff@example.com")  # the recording's agent
         yield world
-    finally:
-        world.stop()
 
 
 def test_the_recording_through_the_stack(replayed):

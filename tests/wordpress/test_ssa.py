@@ -24,8 +24,6 @@ from tests import browser
 from tests.wordpress import booking_plugins, ssa_ui
 from tests.wordpress.admin_flow import log_in
 from tests.wordpress.booking_plugins import BERLIN, Run
-from tests.wordpress.conftest import require_wordpress
-from tests.wordpress.meetbridge_world import start_world
 from tests.wordpress.ssa_ui import SSA
 from tests.wordpress.test_e2e import busy_in_google, events, meetings, row, settled
 
@@ -66,14 +64,15 @@ def web_meeting_url(world, appointment: int) -> str:
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    require_wordpress()
-    browser.require_chromium()
-    source = booking_plugins.require_plugin(SSA)
-    world = start_world(tmp_path_factory.mktemp("ssa"))
-    try:
-        booking_plugins.use_theme(world.wp)
-        run = Run(world, SSA, ADAPTER, SHOTS)
-        booking_plugins.install(world.wp, SSA, source)
+    note = (
+        "Simply Schedule Appointments 1.6.12.21 (wordpress.org simply-schedule-appointments),"
+        " WordPress 6.1.9, PHP 8.2, MariaDB 10.11, site and SSA time zone Europe/Berlin; booked through"
+        " [ssa_booking type=\"intro-call\"] in Chromium, managed from the appointment's page and SSA's"
+        " admin"
+    )  # fmt: skip
+    folder = tmp_path_factory.mktemp("ssa")
+    with booking_plugins.real_world(folder, SSA, ADAPTER, SHOTS, note) as run:
+        world = run.world
         run.book_url = booking_plugins.page(world.wp, "book", ssa_ui.SHORTCODE)
         with browser.page(width=1280, height=900) as page:
             log_in(world, page)
@@ -84,15 +83,6 @@ def real(tmp_path_factory):
         day = run.first.isoformat()
         busy_in_google(world, ADMIN_ID, f"{day}T14:00:00Z", f"{day}T15:00:00Z")  # 2-3 pm for the customer
         yield run
-        booking_plugins.write_recording(
-            SSA, world.wp, run.steps,
-            "Simply Schedule Appointments 1.6.12.21 (wordpress.org simply-schedule-appointments),"
-            " WordPress 6.1.9, PHP 8.2, MariaDB 10.11, site and SSA time zone Europe/Berlin; booked through"
-            " [ssa_booking type=\"intro-call\"] in Chromium, managed from the appointment's page and SSA's"
-            " admin",
-        )  # fmt: skip
-    finally:
-        world.stop()
 
 
 def customer(run: Run, name: str, action, *args, shoot: str = "") -> None:
@@ -225,14 +215,10 @@ def test_bookings_page_and_what_ssa_fired(real):
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory):
-    require_wordpress()
-    world = start_world(tmp_path_factory.mktemp("ssa-replay"))
-    try:
+    with booking_plugins.replay_world(tmp_path_factory.mktemp("ssa-replay")) as world:
         booking_plugins.stand_in(world.wp, SSA, "SSA_PLUGIN_BASENAME")
         booking_plugins.link_staff(world, ADMIN_ID, "admin@example.com")  # the owner of the recording's type
         yield world
-    finally:
-        world.stop()
 
 
 def test_the_recording_through_the_stack(replayed):

@@ -9,47 +9,26 @@
  * @package MeetBridge
  */
 
-require_once __DIR__ . '/class-meetbridge-recording.php';
+require_once __DIR__ . '/class-meetbridge-adapter-test-case.php';
 
-class AmeliaTest extends MeetBridge_Test_Case {
+class AmeliaTest extends MeetBridge_Adapter_Test_Case {
 
-	private static MeetBridge_Recording $amelia;
-
-	public static function setUpBeforeClass(): void {
-		self::$amelia = MeetBridge_Recording::fixture( 'ameliabooking-1.2.34' );
-		self::$amelia->install_tables();
-		MeetBridge_Integrations::start( 'MeetBridge_Amelia' );
+	protected static function fixture(): string {
+		return 'ameliabooking-1.2.34';
 	}
 
-	public static function tearDownAfterClass(): void {
-		self::$amelia->drop_tables();
-		update_option( 'timezone_string', 'Europe/Berlin' );
+	protected static function adapter(): string {
+		return 'MeetBridge_Amelia';
 	}
 
 	protected function setUp(): void {
 		parent::setUp();
-		MeetBridge_Integration::reset();
-		update_option( 'timezone_string', self::$amelia->data['timezone'] );
 		update_option( 'gmt_offset', 0 );
-	}
-
-	/**
-	 * Replay steps as separate requests (each ends with its shutdown work).
-	 */
-	private function replay( string ...$steps ): void {
-		foreach ( $steps as $step ) {
-			self::$amelia->replay( $step, MeetBridge_Amelia::actions(), array( 'MeetBridge_Integration', 'run_later' ) );
-			MeetBridge_Integration::reset(); // The next step is another request.
-		}
-	}
-
-	private function bodies(): array {
-		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
 	}
 
 	/** The appointment Amelia passed to amelia_after_booking_added in a step. */
 	private function booked( string $step ): array {
-		return self::$amelia->args( $step, 'amelia_after_booking_added' )[0]['appointment'];
+		return self::recording()->args( $step, 'amelia_after_booking_added' )[0]['appointment'];
 	}
 
 	/** Amelia's own local time of an appointment (its hook arguments), as RFC 3339 in the site's zone. */
@@ -138,9 +117,9 @@ class AmeliaTest extends MeetBridge_Test_Case {
 
 	public function test_a_pending_booking_gets_no_meeting_unless_the_site_says_so(): void {
 		// The rows of the "pending" step, with only that appointment: as if it had been booked pending.
-		$calls   = self::$amelia->calls( 'admin_status_pending' );
-		$pending = self::$amelia->args( 'admin_status_pending', 'amelia_after_appointment_status_updated' );
-		self::$amelia->set_tables( $calls[0]['tables'] );
+		$calls   = self::recording()->calls( 'admin_status_pending' );
+		$pending = self::recording()->args( 'admin_status_pending', 'amelia_after_appointment_status_updated' );
+		self::recording()->set_tables( $calls[0]['tables'] );
 		do_action_ref_array( 'amelia_after_appointment_status_updated', $pending );
 		$this->assertSame( array(), $this->outbox() );
 		$with_pending = static fn() => array( 'approved', 'pending' );
@@ -152,13 +131,13 @@ class AmeliaTest extends MeetBridge_Test_Case {
 
 	public function test_a_customer_cancelling_by_the_email_link_is_caught_at_the_end_of_the_request(): void {
 		$this->replay( 'booked_for_customer_cancel' );
-		$calls = self::$amelia->calls( 'customer_cancelled_by_link' );
+		$calls = self::recording()->calls( 'customer_cancelled_by_link' );
 		// Amelia fires only amelia_before_booking_canceled (no "after" without a success URL)...
 		$this->assertSame( array( 'amelia_before_booking_canceled', '@shutdown' ), array_column( $calls, 'hook' ) );
-		self::$amelia->set_tables( $calls[0]['tables'] );
+		self::recording()->set_tables( $calls[0]['tables'] );
 		do_action_ref_array( 'amelia_before_booking_canceled', $calls[0]['args'] );
 		$this->assertCount( 1, $this->outbox() ); // ...before it saves the change.
-		self::$amelia->set_tables( $calls[1]['tables'] );
+		self::recording()->set_tables( $calls[1]['tables'] );
 		MeetBridge_Integration::run_later();
 		$this->assertSame( array( 'booking.created', 'booking.cancelled' ), array_column( $this->bodies(), 'type' ) );
 	}
@@ -167,8 +146,8 @@ class AmeliaTest extends MeetBridge_Test_Case {
 		$this->replay( 'admin_added', 'calendar_moved' );
 		$bodies = $this->bodies();
 		$this->assertSame( array( 'booking.created', 'booking.updated' ), array_column( $bodies, 'type' ) );
-		$added = self::$amelia->args( 'admin_added', 'amelia_after_appointment_added' )[0];
-		$moved = self::$amelia->args( 'calendar_moved', 'amelia_after_booking_rescheduled' )[0];
+		$added = self::recording()->args( 'admin_added', 'amelia_after_appointment_added' )[0];
+		$moved = self::recording()->args( 'calendar_moved', 'amelia_after_booking_rescheduled' )[0];
 		$this->assertSame( 'amelia-' . $added['id'], $bodies[0]['booking']['id'] );
 		$this->assertSame( $this->local( $added['bookingStart'] ), $bodies[0]['booking']['start'] );
 		$this->assertSame( $this->local( $moved['bookingStart'] ), $bodies[1]['booking']['start'] );
@@ -183,7 +162,7 @@ class AmeliaTest extends MeetBridge_Test_Case {
 
 	public function test_no_show_changes_nothing(): void {
 		$this->replay( 'booked_front_end' );
-		$calls = self::$amelia->calls( 'booked_front_end' );
+		$calls = self::recording()->calls( 'booked_front_end' );
 		$rows  = end( $calls )['tables'];
 		$id    = $this->booked( 'booked_front_end' )['id'];
 		foreach ( $rows['amelia_appointments'] as $i => $row ) {
@@ -191,7 +170,7 @@ class AmeliaTest extends MeetBridge_Test_Case {
 				$rows['amelia_appointments'][ $i ]['status'] = 'no-show';
 			}
 		}
-		self::$amelia->set_tables( $rows );
+		self::recording()->set_tables( $rows );
 		MeetBridge_Amelia::sync( (int) $id );
 		$this->assertCount( 1, $this->outbox() );
 	}
@@ -233,7 +212,7 @@ class AmeliaTest extends MeetBridge_Test_Case {
 	}
 
 	public function test_slots_busy_in_google_calendar_disappear_from_the_form(): void {
-		list( $result, $props ) = self::$amelia->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
+		list( $result, $props ) = self::recording()->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
 		$this->assertTrue( $props['isFrontEndBooking'] );
 		$day   = array_keys( $result['slots'] )[1];
 		$times = array_keys( $result['slots'][ $day ] );
@@ -261,7 +240,7 @@ class AmeliaTest extends MeetBridge_Test_Case {
 	}
 
 	public function test_slots_stay_when_meetbridge_cannot_say(): void {
-		list( $result, $props ) = self::$amelia->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
+		list( $result, $props ) = self::recording()->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
 		$http                   = new MeetBridge_Fake_Http( array(), MeetBridge_Fake_Http::error( 503, 'provider_unavailable', array( 'retry-after' => '5' ) ) );
 		try {
 			$this->assertSame( $result, apply_filters( 'amelia_get_timeslots_filter', $result, $props ) );
@@ -272,7 +251,7 @@ class AmeliaTest extends MeetBridge_Test_Case {
 	}
 
 	public function test_slot_times_are_utc_when_amelia_shows_the_customers_zone(): void {
-		list( $result, $props ) = self::$amelia->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
+		list( $result, $props ) = self::recording()->args( 'slots_front_end', 'amelia_get_timeslots_filter' );
 		update_option( 'amelia_settings', wp_json_encode( array( 'general' => array( 'showClientTimeZone' => true ) ) ) );
 		$day  = array_keys( $result['slots'] )[0];
 		$time = array_keys( $result['slots'][ $day ] )[0];

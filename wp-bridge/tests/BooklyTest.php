@@ -10,40 +10,26 @@
  * @package MeetBridge
  */
 
-require_once __DIR__ . '/class-meetbridge-recording.php';
+require_once __DIR__ . '/class-meetbridge-adapter-test-case.php';
 
-class BooklyTest extends MeetBridge_Test_Case {
+class BooklyTest extends MeetBridge_Adapter_Test_Case {
 
-	private static MeetBridge_Recording $bookly;
-
-	public static function setUpBeforeClass(): void {
-		self::$bookly = MeetBridge_Recording::fixture( 'bookly-responsive-appointment-booking-tool-27.4' );
-		self::$bookly->install_tables();
-		MeetBridge_Integrations::start( 'MeetBridge_Bookly' );
+	protected static function fixture(): string {
+		return 'bookly-responsive-appointment-booking-tool-27.4';
 	}
 
-	public static function tearDownAfterClass(): void {
-		self::$bookly->drop_tables();
-		update_option( 'timezone_string', 'Europe/Berlin' );
+	protected static function adapter(): string {
+		return 'MeetBridge_Bookly';
 	}
 
 	protected function setUp(): void {
 		parent::setUp();
-		$this->reset();
-		update_option( 'timezone_string', self::$bookly->data['timezone'] );
-		self::$bookly->set_tables( array_fill_keys( array_keys( self::$bookly->data['schema'] ), array() ) );
+		self::recording()->set_tables( array_fill_keys( array_keys( self::recording()->data['schema'] ), array() ) );
 	}
 
-	private function reset(): void {
-		MeetBridge_Integration::reset();
+	protected function reset(): void {
+		parent::reset();
 		MeetBridge_Bookly::reset();
-	}
-
-	private function replay( string ...$steps ): void {
-		foreach ( $steps as $step ) {
-			self::$bookly->replay( $step, MeetBridge_Bookly::actions(), array( 'MeetBridge_Integration', 'run_later' ) );
-			$this->reset();
-		}
 	}
 
 	/** The end of a request: what the adapter left for it. */
@@ -52,13 +38,9 @@ class BooklyTest extends MeetBridge_Test_Case {
 		$this->reset();
 	}
 
-	private function bodies(): array {
-		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
-	}
-
 	/** The newest appointment as a step left Bookly's table. */
 	private function appointment( string $step ): array {
-		$calls = self::$bookly->calls( $step );
+		$calls = self::recording()->calls( $step );
 		$rows  = end( $calls )['tables']['bookly_appointments'];
 		usort( $rows, static fn( $a, $b ) => (int) $b['id'] <=> (int) $a['id'] );
 		return $rows[0];
@@ -130,7 +112,7 @@ class BooklyTest extends MeetBridge_Test_Case {
 	}
 
 	public function test_moved_cancelled_held_approved_cancelled_by_the_customer_and_deleted(): void {
-		$this->replay( ...self::$bookly->steps() );
+		$this->replay( ...self::recording()->steps() );
 		$bodies = $this->bodies();
 		$this->assertSame(
 			array(

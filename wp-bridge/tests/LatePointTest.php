@@ -8,44 +8,22 @@
  * @package MeetBridge
  */
 
-require_once __DIR__ . '/class-meetbridge-recording.php';
+require_once __DIR__ . '/class-meetbridge-adapter-test-case.php';
 require_once __DIR__ . '/latepoint-booked-period.php';
 
-class LatePointTest extends MeetBridge_Test_Case {
+class LatePointTest extends MeetBridge_Adapter_Test_Case {
 
-	private static MeetBridge_Recording $latepoint;
-
-	public static function setUpBeforeClass(): void {
-		self::$latepoint = MeetBridge_Recording::fixture( 'latepoint-5.6.5' );
-		self::$latepoint->install_tables();
-		MeetBridge_Integrations::start( 'MeetBridge_LatePoint' );
+	protected static function fixture(): string {
+		return 'latepoint-5.6.5';
 	}
 
-	public static function tearDownAfterClass(): void {
-		self::$latepoint->drop_tables();
-		update_option( 'timezone_string', 'Europe/Berlin' );
-	}
-
-	protected function setUp(): void {
-		parent::setUp();
-		MeetBridge_Integration::reset();
-		update_option( 'timezone_string', self::$latepoint->data['timezone'] );
-	}
-
-	private function replay( string ...$steps ): void {
-		foreach ( $steps as $step ) {
-			self::$latepoint->replay( $step, MeetBridge_LatePoint::actions(), array( 'MeetBridge_Integration', 'run_later' ) );
-			MeetBridge_Integration::reset();
-		}
-	}
-
-	private function bodies(): array {
-		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
+	protected static function adapter(): string {
+		return 'MeetBridge_LatePoint';
 	}
 
 	/** The booking LatePoint passed to latepoint_booking_created in a step. */
 	private function created( string $step ): array {
-		return self::$latepoint->args( $step, 'latepoint_booking_created' )[0];
+		return self::recording()->args( $step, 'latepoint_booking_created' )[0];
 	}
 
 	/** LatePoint's own site-time fields of a booking (date, minutes after midnight) as RFC 3339. */
@@ -105,17 +83,17 @@ class LatePointTest extends MeetBridge_Test_Case {
 		$bodies = $this->bodies();
 		$this->assertSame( array( 'booking.created', 'booking.created', 'booking.updated', 'booking.cancelled' ), array_column( $bodies, 'type' ) );
 		$winter = 'latepoint-' . $this->created( 'booked_front_end' )['id'];
-		$moved  = self::$latepoint->args( 'admin_edited_time', 'latepoint_booking_updated' )[0];
+		$moved  = self::recording()->args( 'admin_edited_time', 'latepoint_booking_updated' )[0];
 		$this->assertSame( $this->local( $moved, 'start_date', 'start_time' ), $bodies[2]['booking']['start'] );
 		$this->assertSame( 'latepoint-' . $this->created( 'booked_across_dst' )['id'], $bodies[3]['booking']['id'] );
 
 		// Deleting the order: only latepoint_booking_will_be_deleted, before; read back at the end.
-		$calls = self::$latepoint->calls( 'admin_deleted_order' );
+		$calls = self::recording()->calls( 'admin_deleted_order' );
 		$this->assertSame( array( 'latepoint_booking_will_be_deleted', '@shutdown' ), array_column( $calls, 'hook' ) );
-		self::$latepoint->set_tables( $calls[0]['tables'] );
+		self::recording()->set_tables( $calls[0]['tables'] );
 		do_action_ref_array( 'latepoint_booking_will_be_deleted', $calls[0]['args'] );
 		$this->assertCount( 4, $this->outbox() );
-		self::$latepoint->set_tables( $calls[1]['tables'] );
+		self::recording()->set_tables( $calls[1]['tables'] );
 		MeetBridge_Integration::run_later();
 		$last = $this->bodies()[4];
 		$this->assertSame( array( 'booking.cancelled', $winter ), array( $last['type'], $last['booking']['id'] ) );
@@ -129,8 +107,8 @@ class LatePointTest extends MeetBridge_Test_Case {
 		$wpdb->query( "TRUNCATE TABLE {$wpdb->prefix}meetbridge_outbox" );
 		$wpdb->query( "TRUNCATE TABLE {$wpdb->prefix}meetbridge_bookings" );
 		MeetBridge_Integration::reset();
-		$calls = self::$latepoint->calls( 'admin_status_pending' );
-		self::$latepoint->set_tables( end( $calls )['tables'] );
+		$calls = self::recording()->calls( 'admin_status_pending' );
+		self::recording()->set_tables( end( $calls )['tables'] );
 		do_action_ref_array( 'latepoint_booking_updated', $calls[0]['args'] );
 		$this->assertSame( array(), $this->outbox() );
 		$with_pending = static fn() => array( 'approved', 'pending' );
@@ -170,8 +148,8 @@ class LatePointTest extends MeetBridge_Test_Case {
 
 	/** LatePoint's Filter as it reached latepoint_get_booked_periods (a plain object will do). */
 	private function slot_query( int $i = 0 ): array {
-		list( $periods, $filter ) = self::$latepoint->calls( 'slots_front_end' )[ $i ]['args'];
-		self::$latepoint->set_tables( self::$latepoint->calls( 'slots_front_end' )[ $i ]['tables'] );
+		list( $periods, $filter ) = self::recording()->calls( 'slots_front_end' )[ $i ]['args'];
+		self::recording()->set_tables( self::recording()->calls( 'slots_front_end' )[ $i ]['tables'] );
 		return array( array_map( static fn( $p ) => new \LatePoint\Misc\BookedPeriod( $p ), $periods ), (object) $filter );
 	}
 
@@ -179,7 +157,7 @@ class LatePointTest extends MeetBridge_Test_Case {
 		list( $periods, $filter ) = $this->slot_query();
 		$day  = date_create_immutable( $filter->date_from, new DateTimeZone( 'Europe/Berlin' ) )->modify( '+3 days' );
 		$busy = array( $day->setTime( 23, 0 ), $day->modify( '+1 day' )->setTime( 1, 30 ) ); // Across midnight.
-		$own  = self::$latepoint->calls( 'slots_front_end' )[0]['tables']['latepoint_bookings'][0]; // Cat's booking, its own event.
+		$own  = self::recording()->calls( 'slots_front_end' )[0]['tables']['latepoint_bookings'][0]; // Cat's booking, its own event.
 		$http = new MeetBridge_Fake_Http(
 			array(),
 			MeetBridge_Fake_Http::busy(

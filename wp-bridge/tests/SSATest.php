@@ -9,43 +9,21 @@
  * @package MeetBridge
  */
 
-require_once __DIR__ . '/class-meetbridge-recording.php';
+require_once __DIR__ . '/class-meetbridge-adapter-test-case.php';
 
-class SSATest extends MeetBridge_Test_Case {
+class SSATest extends MeetBridge_Adapter_Test_Case {
 
-	private static MeetBridge_Recording $ssa;
-
-	public static function setUpBeforeClass(): void {
-		self::$ssa = MeetBridge_Recording::fixture( 'simply-schedule-appointments-1.6.12.21' );
-		self::$ssa->install_tables();
-		MeetBridge_Integrations::start( 'MeetBridge_SSA' );
+	protected static function fixture(): string {
+		return 'simply-schedule-appointments-1.6.12.21';
 	}
 
-	public static function tearDownAfterClass(): void {
-		self::$ssa->drop_tables();
-		update_option( 'timezone_string', 'Europe/Berlin' );
-	}
-
-	protected function setUp(): void {
-		parent::setUp();
-		MeetBridge_Integration::reset();
-		update_option( 'timezone_string', self::$ssa->data['timezone'] );
-	}
-
-	private function replay( string ...$steps ): void {
-		foreach ( $steps as $step ) {
-			self::$ssa->replay( $step, MeetBridge_SSA::actions(), array( 'MeetBridge_Integration', 'run_later' ) );
-			MeetBridge_Integration::reset();
-		}
-	}
-
-	private function bodies(): array {
-		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
+	protected static function adapter(): string {
+		return 'MeetBridge_SSA';
 	}
 
 	/** The appointment SSA passed to ssa/appointment/after_insert in a step: [ id, data ]. */
 	private function inserted( string $step ): array {
-		return self::$ssa->args( $step, 'ssa/appointment/after_insert' );
+		return self::recording()->args( $step, 'ssa/appointment/after_insert' );
 	}
 
 	/** An SSA UTC date-time as RFC 3339 in Berlin. */
@@ -106,7 +84,7 @@ class SSATest extends MeetBridge_Test_Case {
 		$this->replay( 'booked_front_end', 'booked_across_dst', 'customer_rescheduled', 'customer_cancelled', 'booked_for_admin_cancel', 'admin_cancelled' );
 		$bodies = $this->bodies();
 		$this->assertSame( array( 'booking.created', 'booking.created', 'booking.updated', 'booking.cancelled', 'booking.created', 'booking.cancelled' ), array_column( $bodies, 'type' ) );
-		$moved = self::$ssa->args( 'customer_rescheduled', 'ssa/appointment/after_update' )[1];
+		$moved = self::recording()->args( 'customer_rescheduled', 'ssa/appointment/after_update' )[1];
 		$this->assertSame( $this->local( $moved['start_date'] ), $bodies[2]['booking']['start'] );
 	}
 
@@ -128,7 +106,7 @@ class SSATest extends MeetBridge_Test_Case {
 
 		// The customer cancels: the link goes.
 		$this->replay( 'customer_cancelled' );
-		$cancelled = self::$ssa->args( 'customer_cancelled', 'ssa/appointment/after_update' );
+		$cancelled = self::recording()->args( 'customer_cancelled', 'ssa/appointment/after_update' );
 		$this->assertSame( '', $this->web_meeting_url( (int) $cancelled[0] ) );
 
 		// A web meeting URL set for another service (SSA's own integrations, an admin) is left alone.
@@ -161,7 +139,7 @@ class SSATest extends MeetBridge_Test_Case {
 		$this->assertSame( array( 'booking.created', 'booking.cancelled', 'booking.created', 'booking.cancelled' ), array_column( $this->bodies(), 'type' ) );
 
 		// A brand-new held time: nothing at all.
-		$held = self::$ssa->calls( 'booked_front_end' )[0]['tables']['ssa_appointments'][0]; // As SSA stores one.
+		$held = self::recording()->calls( 'booked_front_end' )[0]['tables']['ssa_appointments'][0]; // As SSA stores one.
 		$wpdb->insert( $table, array( 'id' => 999, 'status' => 'pending_form' ) + $held );
 		do_action( 'ssa/appointment/after_insert', 999, array() );
 		$this->assertCount( 4, $this->outbox() );
@@ -201,7 +179,7 @@ class SSATest extends MeetBridge_Test_Case {
 
 	public function test_a_time_busy_in_google_calendar_is_refused_when_ssa_reserves_it(): void {
 		$this->replay( 'booked_front_end' ); // The appointment type.
-		list( $data ) = self::$ssa->args( 'busy_refused', 'ssa/appointment/before_insert' );
+		list( $data ) = self::recording()->args( 'busy_refused', 'ssa/appointment/before_insert' );
 		$start        = strtotime( $data['start_date'] . ' UTC' );
 		$http         = new MeetBridge_Fake_Http( array(), MeetBridge_Fake_Http::busy( array( array( gmdate( 'Y-m-d\TH:i:s\Z', $start - 600 ), gmdate( 'Y-m-d\TH:i:s\Z', $start + 600 ) ) ) ) );
 		try {
@@ -219,7 +197,7 @@ class SSATest extends MeetBridge_Test_Case {
 
 	public function test_a_reservation_goes_ahead_when_busy_times_cannot_be_checked(): void {
 		$this->replay( 'booked_front_end' );
-		list( $data ) = self::$ssa->args( 'busy_refused', 'ssa/appointment/before_insert' );
+		list( $data ) = self::recording()->args( 'busy_refused', 'ssa/appointment/before_insert' );
 		$http         = new MeetBridge_Fake_Http( array(), MeetBridge_Fake_Http::error( 404, 'not_linked' ) );
 		try {
 			$this->assertSame( $data, apply_filters( 'ssa/appointment/before_insert', $data, '' ) );
