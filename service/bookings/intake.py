@@ -63,7 +63,12 @@ def sync_job_options(timeout: int, *, enqueue_in: bool = False) -> dict:
 _SCRIPT_HEAD = """
 if redis.call('HGET', KEYS[1], 'ver') ~= ARGV[1] then return {'stale_site'} end
 local seen = redis.call('GET', KEYS[2])
-if seen then return {'seen', seen} end
+if seen then
+  -- Written again as it is: this connection then has a write after the event's first one (made by
+  -- any connection or web host), so the durable acknowledgement's WAIT covers that one too.
+  redis.call('SET', KEYS[2], seen, 'KEEPTTL')
+  return {'seen', seen}
+end
 local rev = redis.call('HGET', KEYS[3], 'rev')
 if not rev and redis.call('EXISTS', KEYS[5]) == 1 then return {'erased', ARGV[12]} end
 if tonumber(ARGV[3]) <= tonumber(rev or '0') then

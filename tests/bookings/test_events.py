@@ -60,6 +60,21 @@ def test_same_webhook_id_answers_200_with_the_same_body_and_queues_nothing_more(
     assert sync_queue(app).count == 1
 
 
+def test_a_replay_answered_200_writes_so_a_durable_ack_covers_the_first_write(client, app, site):
+    """The 200 for a `webhook-id` already seen is an acknowledgement too: the replay writes (the same
+    record, its expiry kept), so the durable acknowledgement's WAIT on the answering connection covers
+    the event's first write, even when another connection or web host made it."""
+    r = redis_client.get(app)
+    first = post(client, site, signing.event(), msg_id="msg_replayed")
+    record = keys.idempotency(site["site_id"], "msg_replayed")
+    ttl, value = r.ttl(record), r.get(record)
+    writes = r.info("persistence")["rdb_changes_since_last_save"]  # Redis's count of writes
+    again = post(client, site, signing.event(), msg_id="msg_replayed")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert r.info("persistence")["rdb_changes_since_last_save"] > writes, "the replay wrote nothing"
+    assert r.get(record) == value and ttl - 2 <= r.ttl(record) <= ttl
+
+
 def test_idempotency_is_remembered_at_least_72_hours(client, app, site):
     post(client, site, signing.event(), msg_id="msg_ttl")
     ttl = redis_client.get(app).ttl(keys.idempotency(site["site_id"], "msg_ttl"))
