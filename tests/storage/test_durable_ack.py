@@ -77,6 +77,23 @@ def test_replica_mode_answers_503_while_no_replica_confirms_and_200_on_the_retry
     assert retry.status_code == 200 and retry.get_json()["status"] == "accepted"
 
 
+def test_a_replay_on_another_web_host_is_not_acknowledged_before_a_replica_has_the_event(pair, tmp_path):
+    """The retry after a 503 may reach another web host (its own connection, which wrote nothing): its
+    200 must wait for the replica like the 202 would, or a failover loses what it acknowledged."""
+    primary, replica = pair
+    first_host = app_for(primary, tmp_path, "replica")
+    site = new_site(first_host)
+    other_host = app_for(primary, tmp_path, "replica").test_client()  # its own connection
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert post(first_host.test_client(), site, "b-moved", "msg_moved").status_code == 503
+        replay = post(other_host, site, "b-moved", "msg_moved")
+        assert replay.status_code == 503, replay.get_json()  # not 200: no replica has the event yet
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    assert post(other_host, site, "b-moved", "msg_moved").status_code == 200
+
+
 def test_off_answers_202_whatever_the_replica_does(pair, tmp_path):
     primary, replica = pair
     app = app_for(primary, tmp_path, "off")
