@@ -275,16 +275,19 @@ def section(ctx) -> list[str]:
     if not present:
         return [title + ": not measured", "", f"Set {booking_plugins.PLUGINS_ENV} to a folder holding the"
                 " plugins (their wordpress.org releases; never downloaded) to measure them.", ""]  # fmt: skip
-    # In a process of its own: Playwright's sync API refuses to start in a process where an earlier
-    # section left an asyncio loop behind.
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.wordpress_adapters", *present],
-        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-    )  # fmt: skip
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise RuntimeError(f"bench.wordpress_adapters exited {done.returncode}: {done.stderr[-300:]!r}")
-    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = []
+    for name in present:  # each plugin in a process of its own: a case keeps its browser open to the
+        # end, and Playwright's sync API refuses to start another in the same thread
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.wordpress_adapters", name],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-4000:])
+            raise RuntimeError(
+                f"bench.wordpress_adapters {name} exited {done.returncode}: {done.stderr[-300:]!r}"
+            )
+        rows += json.loads(done.stdout.strip().splitlines()[-1])
     lines = [title, "", __doc__.split("\n\n")[1].replace("\n", " "), f"Target: ≤ {TARGET_MS:.0f} ms p50.", ""]
     return lines + _table(rows) + [""]
 
