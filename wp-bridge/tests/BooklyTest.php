@@ -263,19 +263,6 @@ class BooklyTest extends MeetBridge_Adapter_Test_Case {
 	public function test_a_resend_sends_the_booking_again_past_the_nothing_changed_check(): void {
 		$this->replay( 'booked_front_end' );
 		$id = (int) $this->appointment( 'booked_front_end' )['id'];
-		MeetBridge_Bookly::sync( $id ); // Nothing changed: nothing sent.
-		$this->assertCount( 1, $this->outbox() );
-		MeetBridge_Integration::reset();
-		// MeetBridge recreates an item deleted in Google Calendar or Zoom (delete policy "recreate").
-		$answer = self::post_result( self::changed_result( array( 'booking_id' => 'bookly-' . $id, 'kind' => 'deleted', 'provider' => 'google', 'state' => 'recreating', 'policy' => 'recreate', 'resend' => true, 'google' => null ) ) );
-		$this->assertSame( 'applied', $answer->get_data()['status'] );
-		$bodies = $this->bodies();
-		$this->assertSame( array( 'booking.created', 'booking.updated' ), array_column( $bodies, 'type' ) );
-		$this->assertSame( 2, $bodies[1]['booking']['revision'] );
-		$this->assertSame( $bodies[0]['booking']['start'], $bodies[1]['booking']['start'] );
-		MeetBridge_Integration::reset();
-		MeetBridge_Bookly::sync( $id ); // And the fingerprint check is back.
-		do_action( 'meetbridge_booking_resend', 'other-' . $id );
-		$this->assertCount( 2, $this->outbox() );
+		$this->assert_a_resend_sends_it_again( $id, 'bookly-' . $id, 'google' );
 	}
 }

@@ -70,4 +70,31 @@ abstract class MeetBridge_Adapter_Test_Case extends MeetBridge_Test_Case {
 	protected function bodies(): array {
 		return array_map( static fn( $row ) => json_decode( $row['body'], true ), $this->outbox() );
 	}
+
+	/**
+	 * A booking synced once (nothing changed: nothing more sent) is sent again, as `booking.updated`
+	 * with a new revision, when MeetBridge asks for it (`resend`, delete policy "recreate"); then the
+	 * "nothing changed" check is back, and a resend of another plugin's booking sends nothing.
+	 *
+	 * @param int    $id         The plugin's id of the booking.
+	 * @param string $booking_id MeetBridge's booking id.
+	 * @param string $provider   Where the item was deleted (`zoom` or `google`).
+	 */
+	protected function assert_a_resend_sends_it_again( int $id, string $booking_id, string $provider ): void {
+		$sync = array( static::adapter(), 'sync' );
+		call_user_func( $sync, $id ); // Nothing changed: nothing sent.
+		$this->assertCount( 1, $this->outbox() );
+		MeetBridge_Integration::reset();
+		// MeetBridge recreates an item deleted in Google Calendar or Zoom (delete policy "recreate").
+		$answer = self::post_result( self::changed_result( array( 'booking_id' => $booking_id, 'kind' => 'deleted', 'provider' => $provider, 'state' => 'recreating', 'policy' => 'recreate', 'resend' => true, $provider => null ) ) );
+		$this->assertSame( 'applied', $answer->get_data()['status'] );
+		$bodies = $this->bodies();
+		$this->assertSame( array( 'booking.created', 'booking.updated' ), array_column( $bodies, 'type' ) );
+		$this->assertSame( 2, $bodies[1]['booking']['revision'] );
+		$this->assertSame( $bodies[0]['booking']['start'], $bodies[1]['booking']['start'] );
+		MeetBridge_Integration::reset();
+		call_user_func( $sync, $id ); // And the fingerprint check is back.
+		do_action( 'meetbridge_booking_resend', 'other-' . $id );
+		$this->assertCount( 2, $this->outbox() );
+	}
 }
